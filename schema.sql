@@ -1,0 +1,150 @@
+-- The whole schema of a bookstore database, applied at every start-up.
+--
+-- Every statement is idempotent (`IF NOT EXISTS`), so applying it to a file
+-- that already has the schema changes nothing. `PRAGMA user_version` records
+-- the schema version; src/db.rs upgrades older files step by step before this
+-- script runs, and refuses files written by a newer release.
+--
+-- Money is integer cents, stock an integer count, times are Unix seconds (UTC).
+
+-- Accounts. An unregistered account is closed, not erased: orders, stores and
+-- ledger entries keep referring to it, so its id stays taken.
+CREATE TABLE IF NOT EXISTS users (
+    user_id       TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    balance       INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),
+    created_at    INTEGER NOT NULL,
+    closed_at     INTEGER
+) WITHOUT ROWID;
+
+-- Login sessions. Only the SHA-256 of a token is kept: a copy of the file
+-- does not let anyone act as a user.
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash BLOB PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(user_id),
+    terminal   TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions(user_id);
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions(expires_at);
+
+CREATE TABLE IF NOT EXISTS stores (
+    store_id   TEXT PRIMARY KEY,
+    owner_id   TEXT NOT NULL REFERENCES users(user_id),
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS stores_by_owner ON stores(owner_id);
+
+-- The catalog identity of a book: one row per book id, whichever store listed
+-- it first. `tags` is the list joined by newlines.
+CREATE TABLE IF NOT EXISTS books (
+    book_rowid     INTEGER PRIMARY KEY,
+    book_id        TEXT NOT NULL UNIQUE,
+    title          TEXT NOT NULL,
+    author         TEXT,
+    publisher      TEXT,
+    original_title TEXT,
+    translator     TEXT,
+    pub_year       TEXT,
+    pages          INTEGER,
+    binding        TEXT,
+    isbn           TEXT,
+    currency_unit  TEXT,
+    author_intro   TEXT,
+    book_intro     TEXT,
+    content        TEXT,
+    tags           TEXT NOT NULL DEFAULT ''
+);
+
+-- Pictures live apart from the descriptions, as raw bytes, numbered from 0 in
+-- the order the book's first listing gave them.
+CREATE TABLE IF NOT EXISTS pictures (
+    book_rowid INTEGER NOT NULL REFERENCES books(book_rowid),
+    position   INTEGER NOT NULL CHECK (position >= 0),
+    mime       TEXT NOT NULL,
+    bytes      BLOB NOT NULL,
+    PRIMARY KEY (book_rowid, position)
+) WITHOUT ROWID;
+
+-- A store's offer of a book: its own price and stock.
+CREATE TABLE IF NOT EXISTS listings (
+    store_id   TEXT NOT NULL REFERENCES stores(store_id),
+    book_rowid INTEGER NOT NULL REFERENCES books(book_rowid),
+    price      INTEGER NOT NULL CHECK (price >= 0),
+    stock      INTEGER NOT NULL CHECK (stock >= 0),
+    PRIMARY KEY (store_id, book_rowid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS listings_by_book ON listings(book_rowid);
+
+-- Orders. `held` is the money the order holds between payment and receipt
+-- (or refund). `expires_at` is the deadline for paying; the sweep that cancels
+-- overdue orders reads it, so the deadline survives restarts.
+-- `cancel_reason` is 'buyer', 'timeout' or 'closed' (the buyer's account was
+-- closed) once cancelled.
+CREATE TABLE IF NOT EXISTS orders (
+    order_rowid   INTEGER PRIMARY KEY,
+    order_id      TEXT NOT NULL UNIQUE,
+    buyer_id      TEXT NOT NULL REFERENCES users(user_id),
+    store_id      TEXT NOT NULL REFERENCES stores(store_id),
+    total_price   INTEGER NOT NULL CHECK (total_price >= 0),
+    held          INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0),
+    status        TEXT NOT NULL DEFAULT 'unpaid'
+                  CHECK (status IN ('unpaid', 'paid', 'shipped', 'received', 'cancelled')),
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    paid_at       INTEGER,
+    shipped_at    INTEGER,
+    received_at   INTEGER,
+    cancelled_at  INTEGER,
+    cancel_reason TEXT CHECK (cancel_reason IN ('buyer', 'timeout', 'closed'))
+);
+CREATE INDEX IF NOT EXISTS orders_by_buyer ON orders(buyer_id, order_rowid);
+CREATE INDEX IF NOT EXISTS orders_by_store ON orders(store_id, order_rowid);
+CREATE INDEX IF NOT EXISTS orders_unpaid_by_deadline ON orders(expires_at)
+    WHERE status = 'unpaid';
+
+CREATE TABLE IF NOT EXISTS order_lines (
+    order_rowid INTEGER NOT NULL REFERENCES orders(order_rowid),
+    book_rowid  INTEGER NOT NULL REFERENCES books(book_rowid),
+    count       INTEGER NOT NULL CHECK (count >= 1),
+    price       INTEGER NOT NULL CHECK (price >= 0),
+    PRIMARY KEY (order_rowid, book_rowid)
+) WITHOUT ROWID;
+
+-- Append-only record of every movement of money. `amount` is signed from the
+-- user's side: deposits, releases to the seller and refunds are positive,
+-- withdrawals and payments negative. A user's balance is the sum of its rows.
+CREATE TABLE IF NOT EXISTS money_ledger (
+    entry_id    INTEGER PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users(user_id),
+    kind        TEXT NOT NULL
+                CHECK (kind IN ('deposit', 'withdrawal', 'payment', 'release', 'refund')),
+    amount      INTEGER NOT NULL,
+    order_rowid INTEGER REFERENCES orders(order_rowid),
+    at          INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS money_ledger_by_user ON money_ledger(user_id);
+
+-- Append-only record of every movement of stock; a listing's stock is the sum
+-- of its rows.
+CREATE TABLE IF NOT EXISTS stock_ledger (
+    entry_id    INTEGER PRIMARY KEY,
+    store_id    TEXT NOT NULL,
+    book_rowid  INTEGER NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('initial', 'added', 'ordered', 'returned')),
+    delta       INTEGER NOT NULL,
+    order_rowid INTEGER REFERENCES orders(order_rowid),
+    at          INTEGER NOT NULL,
+    FOREIGN KEY (store_id, book_rowid) REFERENCES listings(store_id, book_rowid)
+);
+CREATE INDEX IF NOT EXISTS stock_ledger_by_listing ON stock_ledger(store_id, book_rowid);
+
+-- Full-text index of the catalog. Its rowid is the book's `book_rowid`. The
+-- text is segmented by the server before it is stored (see src/search), so
+-- the table is contentless and the built-in tokenizer only splits on spaces.
+CREATE VIRTUAL TABLE IF NOT EXISTS book_text USING fts5(
+    title, author, tags, book_intro, content,
+    content = '',
+    tokenize = 'unicode61 remove_diacritics 0'
+);

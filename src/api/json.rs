@@ -1,0 +1,157 @@
+//! Decoding request bodies and encoding answers.
+//!
+//! Bodies are decoded straight into typed request structs: a missing field, a
+//! wrong type or a fractional or oversized number is a 523 whose message says
+//! which field, and fields the contract does not name are ignored.
+
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// A response ready to send.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+pub const JSON: &str = "application/json";
+
+/// `{"message":"ok"}` with 200.
+pub fn ok() -> Reply {
+    Reply {
+        status: 200,
+        content_type: JSON,
+        body: br#"{"message":"ok"}"#.to_vec(),
+    }
+}
+
+/// 200 with `value` serialised as the body.
+pub fn json(value: &impl Serialize) -> Result<Reply> {
+    let body = serde_json::to_vec(value).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Reply {
+        status: 200,
+        content_type: JSON,
+        body,
+    })
+}
+
+/// The answer for a failed request: its code and `{"message": ...}`.
+pub fn error(e: &Error) -> Reply {
+    let body = serde_json::to_vec(&serde_json::json!({ "message": e.to_string() }))
+        .unwrap_or_else(|_| br#"{"message":"error"}"#.to_vec());
+    Reply {
+        status: e.status(),
+        content_type: JSON,
+        body,
+    }
+}
+
+/// Decodes a JSON request body into `T`, or explains why it cannot.
+pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::invalid(
+            "the request body is empty; a JSON object is expected",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => Error::invalid(e),
+        _ => Error::invalid(format!("the body is not valid JSON: {e}")),
+    })
+}
+
+/// Deserialises an integer given either as a JSON integer or as a string of
+/// decimal digits (the seed's tables type some counts as strings).
+pub fn int_or_digits<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
+    struct IntOrDigits;
+
+    impl Visitor<'_> for IntOrDigits {
+        type Value = i64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an integer or a string of decimal digits")
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<i64, E> {
+            Ok(v)
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::custom(format!("{v} is too large")))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<i64, E> {
+            let digits = v.strip_prefix('-').unwrap_or(v);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(E::custom(format!("{v:?} is not a whole number")));
+            }
+            v.parse()
+                .map_err(|_| E::custom(format!("{v} is out of range")))
+        }
+    }
+
+    d.deserialize_any(IntOrDigits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Line {
+        #[serde(deserialize_with = "int_or_digits")]
+        count: i64,
+    }
+
+    fn count(body: &str) -> Result<i64> {
+        decode::<Line>(body.as_bytes()).map(|l| l.count)
+    }
+
+    #[test]
+    fn counts_may_be_integers_or_digit_strings() {
+        assert_eq!(count(r#"{"count": 3}"#).unwrap(), 3);
+        assert_eq!(count(r#"{"count": "12"}"#).unwrap(), 12);
+        assert_eq!(count(r#"{"count": "-2"}"#).unwrap(), -2);
+    }
+
+    #[test]
+    fn counts_reject_fractions_floats_and_overflow() {
+        for bad in [
+            r#"{"count": 1.5}"#,
+            r#"{"count": 1e3}"#,
+            r#"{"count": "1.0"}"#,
+            r#"{"count": ""}"#,
+            r#"{"count": "abc"}"#,
+            r#"{"count": 9223372036854775808}"#,
+            r#"{"count": 99999999999999999999999}"#,
+            r#"{"count": "99999999999999999999999"}"#,
+            r#"{"count": null}"#,
+            r#"{"count": true}"#,
+        ] {
+            assert!(
+                matches!(count(bad), Err(Error::Invalid(_))),
+                "{bad} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_invalid() {
+        for bad in [
+            "",
+            "  ",
+            "{",
+            "null",
+            "[]",
+            "\"text\"",
+            "{\"count\":1}garbage",
+        ] {
+            assert!(
+                matches!(count(bad), Err(Error::Invalid(_))),
+                "{bad:?} was accepted"
+            );
+        }
+    }
+}

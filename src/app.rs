@@ -1,0 +1,38 @@
+//! The state every request handler shares: settings, database, clock and
+//! password hasher.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::Result;
+use crate::model::passwords::Passwords;
+
+/// Read-only connections opened beside the writer.
+const READERS: usize = 4;
+
+/// One running bookstore.
+pub struct App {
+    pub config: Config,
+    pub db: Db,
+    pub clock: Clock,
+    pub passwords: Passwords,
+}
+
+impl App {
+    /// Opens the database named in `config` and prepares everything else.
+    pub fn open(config: Config) -> Result<App> {
+        let db = Db::open(&config.db, READERS.min(config.workers))?;
+        let passwords = Passwords::new(config.kdf_memory_kib, config.kdf_passes)?;
+        Ok(App {
+            config,
+            db,
+            clock: Clock::default(),
+            passwords,
+        })
+    }
+
+    /// The server's current time in Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

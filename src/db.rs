@@ -1,0 +1,157 @@
+//! Opening the database file and handing out its connections.
+//!
+//! One connection writes; every write runs under its mutex as one
+//! `BEGIN IMMEDIATE` transaction, so two requests can never interleave their
+//! changes. A few more connections only read: in WAL mode they see the last
+//! committed state without waiting for the writer, so queries and searches do
+//! not queue behind orders.
+//!
+//! The file's `user_version` is its schema version. Older files are upgraded
+//! step by step on opening; a file written by a newer release is refused
+//! rather than misread.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// The whole schema, applied at every start (it is idempotent).
+pub const SCHEMA: &str = include_str!("../schema.sql");
+
+/// The schema version this release writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Upgrades from each older version, applied in order before [`SCHEMA`]:
+/// entry `i` takes a file from version `i + 1` to `i + 2`. Version 1 is the
+/// first, so there is nothing to upgrade yet.
+const UPGRADES: &[&str] = &[];
+
+/// How long a connection waits for another process's lock (for example a
+/// `bookstore check` reading a live file) before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The database: one writing connection and a small pool of reading ones.
+pub struct Db {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl Db {
+    /// Opens (creating if needed) the file at `path`, brings its schema up to
+    /// date and opens `readers` extra read-only connections.
+    pub fn open(path: &Path, readers: usize) -> Result<Db> {
+        let writer = Connection::open(path)?;
+        configure(&writer)?;
+        migrate(&writer)?;
+
+        let readers = (0..readers.max(1))
+            .map(|_| open_reader(path).map(Mutex::new))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Db {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs `f` in one write transaction: committed if it returns `Ok`,
+    /// rolled back, with nothing changed, if it returns an error.
+    pub fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `f` on a read-only connection inside one read transaction, so
+    /// everything it reads comes from the same committed state.
+    pub fn read<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = self.reader();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let value = f(&tx)?;
+        tx.finish()?;
+        Ok(value)
+    }
+
+    /// Waits for the writer and checkpoints the write-ahead log into the main
+    /// file, so a stopped server leaves one self-contained file behind.
+    pub fn close(&self) -> Result<()> {
+        let conn = lock(&self.writer);
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
+    }
+
+    /// A free reader if there is one, otherwise the next in turn.
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let n = self.readers.len();
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(guard) = self.readers[(start + i) % n].try_lock() {
+                return guard;
+            }
+        }
+        lock(&self.readers[start % n])
+    }
+}
+
+/// Locks a connection. A panic while it was held left no open transaction
+/// behind (dropping a `Transaction` rolls it back), so the connection is
+/// still good and the poison can be ignored.
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Pragmas every connection needs.
+///
+/// `synchronous = NORMAL` in WAL mode keeps every committed transaction when
+/// the process is killed; only a power loss or OS crash can lose the last few.
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;",
+    )?;
+    Ok(())
+}
+
+fn open_reader(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    // A small page cache per reader keeps the idle footprint low; the OS
+    // page cache holds the file anyway.
+    conn.execute_batch("PRAGMA cache_size = -512; PRAGMA temp_store = MEMORY;")?;
+    Ok(conn)
+}
+
+/// Brings the file's schema to [`SCHEMA_VERSION`].
+fn migrate(conn: &Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::Internal(format!(
+            "the database has schema version {version}, newer than this release's \
+             {SCHEMA_VERSION}; use a newer bookstore"
+        )));
+    }
+    let fresh = version == 0;
+    if !fresh {
+        for upgrade in &UPGRADES[(version - 1) as usize..] {
+            conn.execute_batch(upgrade)?;
+        }
+    }
+    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))?;
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! The `bookstore` command line: `serve` runs the server; the other
+//! subcommands work on a database file or against a running server.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use bookstore::config::{Config, ServeArgs};
+use bookstore::{demo, Server};
+
+#[derive(Parser)]
+#[command(
+    name = "bookstore",
+    version,
+    about = "The bookstore API server, on one SQLite file"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the bookstore API over HTTP.
+    Serve(ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Serve(args) => serve(args.into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bookstore: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM, then finishes the requests in
+/// flight and closes the database.
+fn serve(config: Config) -> Result<(), String> {
+    let demo = config.demo;
+    let server = Server::start(config.clone()).map_err(|e| describe(&e))?;
+    if demo {
+        let loaded = demo::load(server.app()).map_err(|e| describe(&e))?;
+        eprintln!("demo data: {loaded} books listed");
+    }
+
+    let stopper = server.stopper();
+    ctrlc::set_handler(move || stopper.stop()).map_err(|e| e.to_string())?;
+    print_settings(&server, &config);
+    server.wait().map_err(|e| describe(&e))?;
+    eprintln!("stopped");
+    Ok(())
+}
+
+fn print_settings(server: &Server, c: &Config) {
+    eprintln!("bookstore listening on http://{}", server.addr());
+    eprintln!("database: {}", c.db.display());
+    eprintln!(
+        "workers: {}, token ttl: {}s, order timeout: {}s, body limit: {} bytes, \
+         password hash: argon2id {} KiB x {}, access log: {}, test clock: {}",
+        c.workers,
+        c.token_ttl,
+        c.order_timeout,
+        c.body_limit,
+        c.kdf_memory_kib,
+        c.kdf_passes,
+        if c.access_log { "on" } else { "off" },
+        if c.test_clock { "ON" } else { "off" },
+    );
+}
+
+fn describe(e: &bookstore::Error) -> String {
+    bookstore::error::log_cause(e)
+}

@@ -1,0 +1,128 @@
+//! Reading orders back: a buyer's orders, or one store's, newest first.
+//!
+//! These run on a read-only connection and do not write, so an unpaid order
+//! whose deadline has passed but which the sweep has not reached yet is
+//! reported here as cancelled by timeout, exactly as it will be stored.
+
+use rusqlite::{params, Connection};
+
+use super::types::Status;
+use crate::error::{Error, Result};
+
+/// Which orders to list and which page of them.
+#[derive(Clone, Debug, Default)]
+pub struct OrderQuery {
+    /// Only orders in this state.
+    pub status: Option<Status>,
+    /// Skip this many orders (newest first).
+    pub offset: i64,
+    /// At most this many orders; `None` lists them all.
+    pub limit: Option<i64>,
+}
+
+/// One order with its lines.
+#[derive(Clone, Debug)]
+pub struct OrderView {
+    pub order_id: String,
+    pub buyer_id: String,
+    pub store_id: String,
+    pub total_price: i64,
+    pub status: Status,
+    pub created_at: i64,
+    pub paid_at: Option<i64>,
+    pub shipped_at: Option<i64>,
+    pub received_at: Option<i64>,
+    pub cancelled_at: Option<i64>,
+    /// `buyer`, `timeout` or `closed` when cancelled.
+    pub cancel_reason: Option<&'static str>,
+    pub lines: Vec<LineView>,
+}
+
+/// One line of an order: the unit price is what the buyer paid.
+#[derive(Clone, Debug)]
+pub struct LineView {
+    pub book_id: String,
+    pub count: i64,
+    pub price: i64,
+}
+
+/// Whose orders to list.
+#[derive(Clone, Copy, Debug)]
+pub enum Owner<'a> {
+    Buyer(&'a str),
+    Store(&'a str),
+}
+
+/// The orders of a buyer or a store, newest first, as `query` selects them.
+pub fn list(
+    conn: &Connection,
+    owner: Owner<'_>,
+    query: &OrderQuery,
+    now: i64,
+) -> Result<Vec<OrderView>> {
+    let (column, id) = match owner {
+        Owner::Buyer(id) => ("buyer_id", id),
+        Owner::Store(id) => ("store_id", id),
+    };
+    // The effective state: an overdue unpaid order counts as cancelled.
+    let sql = format!(
+        "SELECT order_rowid, order_id, buyer_id, store_id, total_price, state, created_at,
+                paid_at, shipped_at, received_at,
+                CASE WHEN overdue THEN expires_at ELSE cancelled_at END,
+                CASE WHEN overdue THEN 'timeout' ELSE cancel_reason END
+         FROM (SELECT *, (status = 'unpaid' AND expires_at <= ?2) AS overdue,
+                      CASE WHEN status = 'unpaid' AND expires_at <= ?2 THEN 'cancelled'
+                           ELSE status END AS state
+               FROM orders WHERE {column} = ?1)
+         WHERE ?3 IS NULL OR state = ?3
+         ORDER BY order_rowid DESC
+         LIMIT ?4 OFFSET ?5"
+    );
+    let status = query.status.map(Status::as_str);
+    let limit = query.limit.unwrap_or(-1);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![id, now, status, limit, query.offset])?;
+
+    let mut orders = Vec::new();
+    let mut lines = conn.prepare_cached(
+        "SELECT b.book_id, l.count, l.price FROM order_lines l
+         JOIN books b ON b.book_rowid = l.book_rowid WHERE l.order_rowid = ?1",
+    )?;
+    while let Some(r) = rows.next()? {
+        let rowid: i64 = r.get(0)?;
+        let state: String = r.get(5)?;
+        let reason: Option<String> = r.get(11)?;
+        orders.push(OrderView {
+            order_id: r.get(1)?,
+            buyer_id: r.get(2)?,
+            store_id: r.get(3)?,
+            total_price: r.get(4)?,
+            status: Status::parse(&state)
+                .ok_or_else(|| Error::Internal(format!("unknown order status {state:?}")))?,
+            created_at: r.get(6)?,
+            paid_at: r.get(7)?,
+            shipped_at: r.get(8)?,
+            received_at: r.get(9)?,
+            cancelled_at: r.get(10)?,
+            cancel_reason: reason.as_deref().map(static_reason),
+            lines: lines
+                .query_map([rowid], |l| {
+                    Ok(LineView {
+                        book_id: l.get(0)?,
+                        count: l.get(1)?,
+                        price: l.get(2)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?,
+        });
+    }
+    Ok(orders)
+}
+
+fn static_reason(reason: &str) -> &'static str {
+    match reason {
+        "timeout" => "timeout",
+        "closed" => "closed",
+        _ => "buyer",
+    }
+}

@@ -1,0 +1,99 @@
+//! The append-only records of money and stock.
+//!
+//! Every change to a balance, to the money an order holds, or to a listing's
+//! stock writes a row here in the same transaction, so the records and the
+//! figures can never disagree. `bookstore check` re-adds them to prove it.
+
+use rusqlite::Connection;
+
+use crate::error::Result;
+
+/// Why money moved. Amounts are signed from the user's side.
+#[derive(Clone, Copy, Debug)]
+pub enum Money {
+    Deposit,
+    Withdrawal,
+    Payment,
+    Release,
+    Refund,
+}
+
+/// Why stock moved.
+#[derive(Clone, Copy, Debug)]
+pub enum Stock {
+    Initial,
+    Added,
+    Ordered,
+    Returned,
+}
+
+impl Money {
+    fn as_str(self) -> &'static str {
+        match self {
+            Money::Deposit => "deposit",
+            Money::Withdrawal => "withdrawal",
+            Money::Payment => "payment",
+            Money::Release => "release",
+            Money::Refund => "refund",
+        }
+    }
+}
+
+impl Stock {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stock::Initial => "initial",
+            Stock::Added => "added",
+            Stock::Ordered => "ordered",
+            Stock::Returned => "returned",
+        }
+    }
+}
+
+/// Records that `user_id`'s balance changed by `amount`.
+pub fn money(
+    conn: &Connection,
+    user_id: &str,
+    kind: Money,
+    amount: i64,
+    order_rowid: Option<i64>,
+    at: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO money_ledger (user_id, kind, amount, order_rowid, at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(rusqlite::params![
+        user_id,
+        kind.as_str(),
+        amount,
+        order_rowid,
+        at
+    ])?;
+    Ok(())
+}
+
+/// Records that the stock of one listing changed by `delta`.
+pub fn stock(
+    conn: &Connection,
+    store_id: &str,
+    book_rowid: i64,
+    kind: Stock,
+    delta: i64,
+    order_rowid: Option<i64>,
+    at: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO stock_ledger (store_id, book_rowid, kind, delta, order_rowid, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(rusqlite::params![
+        store_id,
+        book_rowid,
+        kind.as_str(),
+        delta,
+        order_rowid,
+        at
+    ])?;
+    Ok(())
+}

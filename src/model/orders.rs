@@ -1,0 +1,431 @@
+//! Orders: placing, paying, shipping, receiving and cancelling them, the
+//! funds they are paid from, and reading them back.
+//!
+//! An order moves `unpaid -> paid -> shipped -> received`, or to `cancelled`
+//! from `unpaid` or `paid`. Placing it takes the stock of every line; paying
+//! moves the total from the buyer's balance into the order (`held`); receipt
+//! releases it to the store owner; cancelling gives the stock back and, if the
+//! order was paid, refunds the buyer. Every movement is written to the ledger
+//! in the same transaction.
+//!
+//! An unpaid order whose deadline has passed is cancelled by
+//! [`expire_due`], which every operation here runs first and a background
+//! sweep runs every second; reads that do not write report such an order as
+//! cancelled already. Either way no request can see it as payable.
+
+use rusqlite::{params, Connection};
+
+use super::accounts::require_hash;
+use super::ledger::{self, Money, Stock};
+use super::optional;
+use super::stores::{book_rowid, listing};
+use super::types::{merge_lines, OrderLine, Status};
+use crate::error::{Error, Result};
+
+/// Why an order was cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelReason {
+    /// The buyer asked.
+    Buyer,
+    /// It stayed unpaid past its deadline.
+    Timeout,
+    /// The buyer's or the seller's account was closed.
+    Closed,
+}
+
+impl CancelReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancelReason::Buyer => "buyer",
+            CancelReason::Timeout => "timeout",
+            CancelReason::Closed => "closed",
+        }
+    }
+}
+
+/// An order as the rules need it.
+struct Order {
+    rowid: i64,
+    buyer_id: String,
+    store_id: String,
+    total: i64,
+    held: i64,
+    status: Status,
+}
+
+/// Places an order for `lines` from `store_id`, taking their stock, and
+/// returns its id. Nothing changes unless every line can be served.
+pub fn new_order(
+    conn: &Connection,
+    buyer_id: &str,
+    store_id: &str,
+    lines: Vec<OrderLine>,
+    now: i64,
+    timeout: i64,
+) -> Result<String> {
+    expire_due(conn, now)?;
+    if open_store_owner(conn, store_id)?.is_none() {
+        return Err(Error::NoSuchStore);
+    }
+
+    // Check every line before changing anything.
+    let lines = merge_lines(lines)?;
+    let mut priced = Vec::with_capacity(lines.len());
+    let mut total: i64 = 0;
+    for line in &lines {
+        let (rowid, price) = available(conn, store_id, line)?;
+        let cost = price.checked_mul(line.count.get());
+        total = cost
+            .and_then(|c| total.checked_add(c))
+            .ok_or_else(|| Error::invalid("the order's total is too large"))?;
+        priced.push((rowid, line.count.get(), price));
+    }
+
+    let order_id = uuid::Uuid::new_v4().to_string();
+    conn.prepare_cached(
+        "INSERT INTO orders (order_id, buyer_id, store_id, total_price, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        order_id,
+        buyer_id,
+        store_id,
+        total,
+        now,
+        now.saturating_add(timeout)
+    ])?;
+    let order_rowid = conn.last_insert_rowid();
+
+    let mut add_line = conn.prepare_cached(
+        "INSERT INTO order_lines (order_rowid, book_rowid, count, price) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for &(rowid, count, price) in &priced {
+        add_line.execute(params![order_rowid, rowid, count, price])?;
+        move_stock(
+            conn,
+            store_id,
+            rowid,
+            -count,
+            Stock::Ordered,
+            order_rowid,
+            now,
+        )?;
+    }
+    Ok(order_id)
+}
+
+/// Pays an order from the buyer's balance; the money is held by the order.
+pub fn pay(
+    conn: &Connection,
+    buyer_id: &str,
+    verified: &str,
+    order_id: &str,
+    now: i64,
+) -> Result<()> {
+    require_hash(conn, buyer_id, verified)?;
+    expire_due(conn, now)?;
+    let order = load(conn, order_id)?.ok_or(Error::NoSuchOrder)?;
+    if order.buyer_id != buyer_id {
+        return Err(Error::Unauthorized);
+    }
+    match order.status {
+        Status::Unpaid => {}
+        Status::Cancelled => return Err(Error::AlreadyCancelled),
+        Status::Paid | Status::Shipped | Status::Received => return Err(Error::AlreadyPaid),
+    }
+
+    let balance = balance_of(conn, buyer_id)?;
+    if balance < order.total {
+        return Err(Error::LowFunds);
+    }
+    set_balance(conn, buyer_id, balance - order.total)?;
+    ledger::money(
+        conn,
+        buyer_id,
+        Money::Payment,
+        -order.total,
+        Some(order.rowid),
+        now,
+    )?;
+    conn.prepare_cached(
+        "UPDATE orders SET status = 'paid', held = total_price, paid_at = ?2
+         WHERE order_rowid = ?1",
+    )?
+    .execute(params![order.rowid, now])?;
+    Ok(())
+}
+
+/// Adds `delta` cents to the user's balance (a negative delta withdraws).
+/// 519 if a withdrawal would leave the balance below zero. Returns the new
+/// balance.
+pub fn add_funds(
+    conn: &Connection,
+    user_id: &str,
+    verified: &str,
+    delta: i64,
+    now: i64,
+) -> Result<i64> {
+    require_hash(conn, user_id, verified)?;
+    let balance = balance_of(conn, user_id)?;
+    let new_balance = balance
+        .checked_add(delta)
+        .ok_or_else(|| Error::invalid("add_value would overflow the balance"))?;
+    if new_balance < 0 {
+        return Err(Error::LowFunds);
+    }
+    set_balance(conn, user_id, new_balance)?;
+    let kind = if delta > 0 {
+        Money::Deposit
+    } else {
+        Money::Withdrawal
+    };
+    ledger::money(conn, user_id, kind, delta, None, now)?;
+    Ok(new_balance)
+}
+
+/// The buyer cancels an unpaid or paid, unshipped order. Someone else's
+/// order answers 518, exactly like a missing one, so ids are not revealed.
+pub fn cancel(conn: &Connection, buyer_id: &str, order_id: &str, now: i64) -> Result<()> {
+    expire_due(conn, now)?;
+    let order = match load(conn, order_id)? {
+        Some(order) if order.buyer_id == buyer_id => order,
+        _ => return Err(Error::NoSuchOrder),
+    };
+    match order.status {
+        Status::Unpaid | Status::Paid => cancel_order(conn, &order, CancelReason::Buyer, now),
+        Status::Cancelled => Err(Error::AlreadyCancelled),
+        Status::Shipped => Err(Error::WrongState("the order has been shipped".into())),
+        Status::Received => Err(Error::WrongState("the order has been received".into())),
+    }
+}
+
+/// The owner of the order's store ships a paid order.
+pub fn ship(conn: &Connection, seller_id: &str, order_id: &str, now: i64) -> Result<()> {
+    expire_due(conn, now)?;
+    let order = load(conn, order_id)?.ok_or(Error::NoSuchOrder)?;
+    if open_store_owner(conn, &order.store_id)?.as_deref() != Some(seller_id) {
+        return Err(Error::Unauthorized);
+    }
+    if order.status != Status::Paid {
+        return Err(wrong_state("ship", order.status));
+    }
+    conn.prepare_cached(
+        "UPDATE orders SET status = 'shipped', shipped_at = ?2 WHERE order_rowid = ?1",
+    )?
+    .execute(params![order.rowid, now])?;
+    Ok(())
+}
+
+/// The buyer confirms receipt of a shipped order; the money it holds goes to
+/// the owner of the store.
+pub fn receive(conn: &Connection, buyer_id: &str, order_id: &str, now: i64) -> Result<()> {
+    expire_due(conn, now)?;
+    let order = load(conn, order_id)?.ok_or(Error::NoSuchOrder)?;
+    if order.buyer_id != buyer_id {
+        return Err(Error::Unauthorized);
+    }
+    if order.status != Status::Shipped {
+        return Err(wrong_state("receive", order.status));
+    }
+
+    // The store's owner, even if that account has been closed since: the
+    // money it earned stays on its record.
+    let owner: String = conn
+        .prepare_cached("SELECT owner_id FROM stores WHERE store_id = ?1")?
+        .query_row([&order.store_id], |r| r.get(0))?;
+    credit(conn, &owner, order.held, Money::Release, order.rowid, now)?;
+    conn.prepare_cached(
+        "UPDATE orders SET status = 'received', held = 0, received_at = ?2 WHERE order_rowid = ?1",
+    )?
+    .execute(params![order.rowid, now])?;
+    Ok(())
+}
+
+/// Cancels every unpaid order whose deadline is at or before `now`, giving
+/// its stock back. Returns how many it cancelled.
+pub fn expire_due(conn: &Connection, now: i64) -> Result<usize> {
+    let due = order_rowids(
+        conn,
+        "SELECT order_rowid FROM orders WHERE status = 'unpaid' AND expires_at <= ?1",
+        params![now],
+    )?;
+    for rowid in &due {
+        let order = load_rowid(conn, *rowid)?;
+        cancel_order(conn, &order, CancelReason::Timeout, now)?;
+    }
+    Ok(due.len())
+}
+
+/// Cancels every unpaid or paid order that `user_id` takes part in, as buyer
+/// or as store owner, because the account is being closed.
+pub fn cancel_open_orders_of(conn: &Connection, user_id: &str, now: i64) -> Result<()> {
+    let open = order_rowids(
+        conn,
+        "SELECT order_rowid FROM orders
+         WHERE status IN ('unpaid', 'paid')
+           AND (buyer_id = ?1
+                OR store_id IN (SELECT store_id FROM stores WHERE owner_id = ?1))",
+        params![user_id],
+    )?;
+    for rowid in open {
+        let order = load_rowid(conn, rowid)?;
+        cancel_order(conn, &order, CancelReason::Closed, now)?;
+    }
+    Ok(())
+}
+
+/// Gives back the stock of every line and refunds any money held.
+fn cancel_order(conn: &Connection, order: &Order, reason: CancelReason, now: i64) -> Result<()> {
+    let lines: Vec<(i64, i64)> = conn
+        .prepare_cached("SELECT book_rowid, count FROM order_lines WHERE order_rowid = ?1")?
+        .query_map([order.rowid], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (book_rowid, count) in lines {
+        move_stock(
+            conn,
+            &order.store_id,
+            book_rowid,
+            count,
+            Stock::Returned,
+            order.rowid,
+            now,
+        )?;
+    }
+    if order.held > 0 {
+        credit(
+            conn,
+            &order.buyer_id,
+            order.held,
+            Money::Refund,
+            order.rowid,
+            now,
+        )?;
+    }
+    conn.prepare_cached(
+        "UPDATE orders SET status = 'cancelled', held = 0, cancelled_at = ?2, cancel_reason = ?3
+         WHERE order_rowid = ?1",
+    )?
+    .execute(params![order.rowid, now, reason.as_str()])?;
+    Ok(())
+}
+
+/// The listing's row id and price, if it can serve the line.
+fn available(conn: &Connection, store_id: &str, line: &OrderLine) -> Result<(i64, i64)> {
+    let no_book = || Error::NoSuchBook(line.book_id.clone());
+    let rowid = book_rowid(conn, &line.book_id)?.ok_or_else(no_book)?;
+    let (price, stock) = listing(conn, store_id, rowid)?.ok_or_else(no_book)?;
+    if stock < line.count.get() {
+        return Err(Error::LowStock(line.book_id.clone()));
+    }
+    Ok((rowid, price))
+}
+
+/// Changes a listing's stock and records it. The schema's `CHECK (stock >= 0)`
+/// backs up the callers' own checks.
+fn move_stock(
+    conn: &Connection,
+    store_id: &str,
+    book_rowid: i64,
+    delta: i64,
+    kind: Stock,
+    order_rowid: i64,
+    now: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE listings SET stock = stock + ?3 WHERE store_id = ?1 AND book_rowid = ?2",
+    )?
+    .execute(params![store_id, book_rowid, delta])?;
+    ledger::stock(
+        conn,
+        store_id,
+        book_rowid,
+        kind,
+        delta,
+        Some(order_rowid),
+        now,
+    )
+}
+
+/// Adds money to a balance with overflow checked (SQLite would silently turn
+/// an overflowing integer into a float).
+fn credit(
+    conn: &Connection,
+    user_id: &str,
+    amount: i64,
+    kind: Money,
+    order: i64,
+    now: i64,
+) -> Result<()> {
+    let balance = balance_of(conn, user_id)?;
+    let new_balance = balance
+        .checked_add(amount)
+        .ok_or_else(|| Error::invalid("the balance would exceed the largest amount"))?;
+    set_balance(conn, user_id, new_balance)?;
+    ledger::money(conn, user_id, kind, amount, Some(order), now)
+}
+
+fn balance_of(conn: &Connection, user_id: &str) -> Result<i64> {
+    super::accounts::balance(conn, user_id)?.ok_or(Error::NoSuchUser)
+}
+
+fn set_balance(conn: &Connection, user_id: &str, balance: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE users SET balance = ?2 WHERE user_id = ?1")?
+        .execute(params![user_id, balance])?;
+    Ok(())
+}
+
+/// The owner of a store whose account is still open: a closed seller's
+/// stores take no orders and ship nothing.
+fn open_store_owner(conn: &Connection, store_id: &str) -> Result<Option<String>> {
+    optional(
+        conn,
+        "SELECT s.owner_id FROM stores s JOIN users u ON u.user_id = s.owner_id
+         WHERE s.store_id = ?1 AND u.closed_at IS NULL",
+        [store_id],
+        |r| r.get(0),
+    )
+}
+
+const ORDER_COLUMNS: &str = "SELECT order_rowid, buyer_id, store_id, total_price, held, status \
+                             FROM orders";
+
+fn load(conn: &Connection, order_id: &str) -> Result<Option<Order>> {
+    let sql = format!("{ORDER_COLUMNS} WHERE order_id = ?1");
+    optional(conn, &sql, [order_id], order_from_row)?.transpose()
+}
+
+fn load_rowid(conn: &Connection, rowid: i64) -> Result<Order> {
+    let sql = format!("{ORDER_COLUMNS} WHERE order_rowid = ?1");
+    conn.prepare_cached(&sql)?
+        .query_row([rowid], order_from_row)?
+}
+
+fn order_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Order>> {
+    let status: String = r.get(5)?;
+    Ok(Status::parse(&status)
+        .ok_or_else(|| Error::Internal(format!("unknown order status {status:?}")))
+        .and_then(|status| {
+            Ok(Order {
+                rowid: r.get(0)?,
+                buyer_id: r.get(1)?,
+                store_id: r.get(2)?,
+                total: r.get(3)?,
+                held: r.get(4)?,
+                status,
+            })
+        }))
+}
+
+fn order_rowids(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<i64>> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_map(p, |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+fn wrong_state(step: &str, status: Status) -> Error {
+    Error::WrongState(format!(
+        "cannot {step} an order that is {}",
+        status.as_str()
+    ))
+}

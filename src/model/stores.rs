@@ -1,0 +1,183 @@
+//! Stores and what they list: creating a store, listing a book in it, and
+//! changing its stock.
+//!
+//! A book id names one catalog entry across the whole site. The first store
+//! to list a book id writes its description and pictures; stores listing the
+//! same id later add only their own price and stock, and the description
+//! they send is not used.
+
+use rusqlite::{params, Connection};
+
+use super::ledger::{self, Stock};
+use super::optional;
+use super::types::NewBook;
+use crate::error::{Error, Result};
+
+/// Creates an empty store owned by `owner_id`.
+pub fn create_store(conn: &Connection, owner_id: &str, store_id: &str, now: i64) -> Result<()> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO stores (store_id, owner_id, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (store_id) DO NOTHING",
+        )?
+        .execute(params![store_id, owner_id, now])?;
+    if inserted == 0 {
+        return Err(Error::StoreExists);
+    }
+    Ok(())
+}
+
+/// Fails with 513 if the store does not exist, 401 if `user_id` does not own it.
+pub fn require_owner(conn: &Connection, user_id: &str, store_id: &str) -> Result<()> {
+    match store_owner(conn, store_id)? {
+        None => Err(Error::NoSuchStore),
+        Some(owner) if owner != user_id => Err(Error::Unauthorized),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The owner of a store, if the store exists.
+pub fn store_owner(conn: &Connection, store_id: &str) -> Result<Option<String>> {
+    optional(
+        conn,
+        "SELECT owner_id FROM stores WHERE store_id = ?1",
+        [store_id],
+        |r| r.get(0),
+    )
+}
+
+/// The internal row id of a catalog book.
+pub fn book_rowid(conn: &Connection, book_id: &str) -> Result<Option<i64>> {
+    optional(
+        conn,
+        "SELECT book_rowid FROM books WHERE book_id = ?1",
+        [book_id],
+        |r| r.get(0),
+    )
+}
+
+/// Lists `book` in the seller's store with its price and initial stock,
+/// adding it to the catalog if its id is new. Returns the book's row id.
+pub fn add_book(
+    conn: &Connection,
+    user_id: &str,
+    store_id: &str,
+    book: &NewBook,
+    stock: i64,
+    now: i64,
+) -> Result<i64> {
+    require_owner(conn, user_id, store_id)?;
+    let rowid = match book_rowid(conn, &book.id)? {
+        Some(rowid) if listing(conn, store_id, rowid)?.is_some() => {
+            return Err(Error::BookExists(book.id.clone()))
+        }
+        Some(rowid) => rowid,
+        None => insert_book(conn, book)?,
+    };
+
+    conn.prepare_cached(
+        "INSERT INTO listings (store_id, book_rowid, price, stock) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![store_id, rowid, book.price, stock])?;
+    ledger::stock(conn, store_id, rowid, Stock::Initial, stock, None, now)?;
+    Ok(rowid)
+}
+
+/// Changes the stock of a listed book by `delta` (negative to remove).
+/// 517 if that would go below zero.
+pub fn add_stock_level(
+    conn: &Connection,
+    user_id: &str,
+    store_id: &str,
+    book_id: &str,
+    delta: i64,
+    now: i64,
+) -> Result<()> {
+    require_owner(conn, user_id, store_id)?;
+    let no_book = || Error::NoSuchBook(book_id.to_string());
+    let rowid = book_rowid(conn, book_id)?.ok_or_else(no_book)?;
+    let (_, stock) = listing(conn, store_id, rowid)?.ok_or_else(no_book)?;
+
+    let new_stock = stock
+        .checked_add(delta)
+        .ok_or_else(|| Error::invalid("add_stock_level would overflow the stock level"))?;
+    if new_stock < 0 {
+        return Err(Error::LowStock(book_id.to_string()));
+    }
+    conn.prepare_cached("UPDATE listings SET stock = ?3 WHERE store_id = ?1 AND book_rowid = ?2")?
+        .execute(params![store_id, rowid, new_stock])?;
+    ledger::stock(conn, store_id, rowid, Stock::Added, delta, None, now)
+}
+
+/// The price and stock of a book in a store, if the store lists it.
+pub fn listing(conn: &Connection, store_id: &str, book_rowid: i64) -> Result<Option<(i64, i64)>> {
+    optional(
+        conn,
+        "SELECT price, stock FROM listings WHERE store_id = ?1 AND book_rowid = ?2",
+        params![store_id, book_rowid],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+/// Writes a new catalog entry with its pictures; returns its row id.
+fn insert_book(conn: &Connection, b: &NewBook) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO books (book_id, title, author, publisher, original_title, translator,
+             pub_year, pages, binding, isbn, currency_unit, author_intro, book_intro,
+             content, tags)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?
+    .execute(params![
+        b.id,
+        b.title,
+        b.author,
+        b.publisher,
+        b.original_title,
+        b.translator,
+        b.pub_year,
+        b.pages,
+        b.binding,
+        b.isbn,
+        b.currency_unit,
+        b.author_intro,
+        b.book_intro,
+        b.content,
+        b.tags.join("\n"),
+    ])?;
+    let rowid = conn.last_insert_rowid();
+
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO pictures (book_rowid, position, mime, bytes) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (position, bytes) in b.pictures.iter().enumerate() {
+        insert.execute(params![rowid, position as i64, image_mime(bytes), bytes])?;
+    }
+    Ok(rowid)
+}
+
+/// The media type of an image, read from its first bytes.
+pub fn image_mime(bytes: &[u8]) -> &'static str {
+    match bytes {
+        [0xFF, 0xD8, 0xFF, ..] => "image/jpeg",
+        [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => "image/png",
+        [b'G', b'I', b'F', b'8', b'7' | b'9', b'a', ..] => "image/gif",
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => "image/webp",
+        [b'B', b'M', ..] => "image/bmp",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image_mime;
+
+    #[test]
+    fn image_types_come_from_the_bytes() {
+        assert_eq!(image_mime(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10]), "image/jpeg");
+        assert_eq!(image_mime(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), "image/png");
+        assert_eq!(image_mime(b"GIF89a\x01\x00"), "image/gif");
+        assert_eq!(image_mime(b"RIFF\x10\0\0\0WEBPVP8 "), "image/webp");
+        assert_eq!(image_mime(b"hello"), "application/octet-stream");
+        assert_eq!(image_mime(b""), "application/octet-stream");
+    }
+}

@@ -1,0 +1,226 @@
+//! The transport: listener, worker threads, body limits, access log, and
+//! shutdown.
+//!
+//! One `tiny_http::Server` accepts connections and parses requests (it keeps
+//! connections alive between requests). A fixed pool of workers takes
+//! requests from it, reads each body up to the configured limit, hands the
+//! request to [`api::handle`] and writes the answer. A background thread
+//! cancels overdue orders and forgets expired sessions once a second, so
+//! deadlines pass even when no request arrives.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::api::{self, json, Input, Reply};
+use crate::app::App;
+use crate::config::Config;
+use crate::error::{log_cause, Error, Result};
+use crate::model::{accounts, orders};
+
+/// How often the background sweep runs.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// A running server.
+pub struct Server {
+    app: Arc<App>,
+    addr: SocketAddr,
+    stopper: Stopper,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Stops a running server from anywhere (a signal handler, a test).
+#[derive(Clone)]
+pub struct Stopper {
+    http: Arc<tiny_http::Server>,
+    stopping: Arc<AtomicBool>,
+    workers: usize,
+}
+
+impl Stopper {
+    /// Stops taking requests. Requests already taken are finished; the
+    /// workers then exit and [`Server::wait`] returns.
+    pub fn stop(&self) {
+        if self.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Each unblock wakes one worker waiting for a request.
+        for _ in 0..self.workers {
+            self.http.unblock();
+        }
+    }
+}
+
+impl Server {
+    /// Opens the database, binds the address and starts the workers.
+    pub fn start(config: Config) -> Result<Server> {
+        let app = Arc::new(App::open(config)?);
+        let http = tiny_http::Server::http(&app.config.addr)
+            .map_err(|e| Error::Internal(format!("cannot listen on {}: {e}", app.config.addr)))?;
+        let addr = http
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| Error::Internal("the listener has no IP address".into()))?;
+
+        let stopper = Stopper {
+            http: Arc::new(http),
+            stopping: Arc::new(AtomicBool::new(false)),
+            workers: app.config.workers,
+        };
+        let mut threads = Vec::with_capacity(stopper.workers + 1);
+        for n in 0..stopper.workers {
+            let (app, http) = (app.clone(), stopper.http.clone());
+            threads.push(spawn(&format!("worker-{n}"), move || work(&app, &http))?);
+        }
+        let (sweep_app, stopping) = (app.clone(), stopper.stopping.clone());
+        threads.push(spawn("sweeper", move || sweep(&sweep_app, &stopping))?);
+        Ok(Server {
+            app,
+            addr,
+            stopper,
+            threads,
+        })
+    }
+
+    /// The address the server listens on (the real port when asked for 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state, for tests that look behind the API.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// Blocks until the server has been stopped and every in-flight request
+    /// answered, then checkpoints the database.
+    pub fn wait(self) -> Result<()> {
+        for t in self.threads {
+            let _ = t.join();
+        }
+        self.app.db.close()
+    }
+
+    /// Stops the server and waits for it.
+    pub fn stop(self) -> Result<()> {
+        self.stopper.stop();
+        self.wait()
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .map_err(|e| Error::Internal(format!("cannot start thread {name}: {e}")))
+}
+
+/// A worker: answers requests until the server is unblocked for shutdown.
+fn work(app: &App, http: &tiny_http::Server) {
+    while let Ok(request) = http.recv() {
+        serve(app, request);
+    }
+}
+
+/// Answers one request and writes its access-log line.
+fn serve(app: &App, mut request: tiny_http::Request) {
+    let started = Instant::now();
+    let method = request.method().as_str().to_string();
+    let url = request.url().to_string();
+    let (path, query) = match url.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (url.as_str(), None),
+    };
+    let token = header(&request, "token");
+
+    let reply = match read_body(&mut request, app.config.body_limit) {
+        Ok(body) => {
+            let input = Input {
+                method: &method,
+                path,
+                query,
+                body: &body,
+                token: token.as_deref(),
+            };
+            catch_unwind(AssertUnwindSafe(|| api::handle(app, &input))).unwrap_or_else(|_| {
+                eprintln!("error: {method} {path}: the handler panicked");
+                json::error(&Error::Internal("panic".into()))
+            })
+        }
+        Err(e) => json::error(&e),
+    };
+
+    let status = reply.status;
+    if let Err(e) = request.respond(response(reply)) {
+        eprintln!("error: {method} {path}: writing the response: {e}");
+    }
+    if app.config.access_log {
+        eprintln!(
+            "{method} {path} {status} {}us",
+            started.elapsed().as_micros()
+        );
+    }
+}
+
+/// The body, or 413 if it is larger than `limit` (decided from the declared
+/// length when there is one, so an oversized body is not read at all).
+fn read_body(request: &mut tiny_http::Request, limit: usize) -> Result<Vec<u8>> {
+    if request.body_length().is_some_and(|n| n > limit) {
+        return Err(Error::TooLarge(limit));
+    }
+    let mut body = Vec::with_capacity(request.body_length().unwrap_or(0));
+    request
+        .as_reader()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| Error::invalid(format!("reading the request body: {e}")))?;
+    if body.len() > limit {
+        return Err(Error::TooLarge(limit));
+    }
+    Ok(body)
+}
+
+fn header(request: &tiny_http::Request, name: &'static str) -> Option<String> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv(name))
+        .map(|h| h.value.as_str().to_string())
+}
+
+fn response(reply: Reply) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let content_type = tiny_http::Header::from_bytes("Content-Type", reply.content_type)
+        .expect("content types are ASCII constants");
+    tiny_http::Response::from_data(reply.body)
+        .with_status_code(reply.status)
+        .with_header(content_type)
+}
+
+/// The background sweep: cancels overdue orders and drops expired sessions.
+fn sweep(app: &App, stopping: &AtomicBool) {
+    let tick = Duration::from_millis(100);
+    let mut last = Instant::now();
+    while !stopping.load(Ordering::SeqCst) {
+        thread::sleep(tick);
+        if last.elapsed() < SWEEP_EVERY {
+            continue;
+        }
+        last = Instant::now();
+        let now = app.now();
+        let swept = app.db.write(|tx| {
+            orders::expire_due(tx, now)?;
+            accounts::purge_expired_sessions(tx, now)
+        });
+        if let Err(e) = swept {
+            eprintln!("error: background sweep: {}", log_cause(&e));
+        }
+    }
+}
