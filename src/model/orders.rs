@@ -19,29 +19,8 @@ use super::accounts::require_hash;
 use super::ledger::{self, Money, Stock};
 use super::optional;
 use super::stores::{book_rowid, listing};
-use super::types::{merge_lines, OrderLine, Status};
+use super::types::{merge_lines, CancelReason, OrderLine, Status};
 use crate::error::{Error, Result};
-
-/// Why an order was cancelled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CancelReason {
-    /// The buyer asked.
-    Buyer,
-    /// It stayed unpaid past its deadline.
-    Timeout,
-    /// The buyer's or the seller's account was closed.
-    Closed,
-}
-
-impl CancelReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CancelReason::Buyer => "buyer",
-            CancelReason::Timeout => "timeout",
-            CancelReason::Closed => "closed",
-        }
-    }
-}
 
 /// An order as the rules need it.
 struct Order {
@@ -243,15 +222,22 @@ pub fn receive(conn: &Connection, buyer_id: &str, order_id: &str, now: i64) -> R
 
 /// Cancels every unpaid order whose deadline is at or before `now`, giving
 /// its stock back. Returns how many it cancelled.
+///
+/// The cancellation is dated at the deadline, not at the moment the sweep
+/// got there: the order stopped being payable then, reads report that time
+/// before the sweep runs, and a server that was stopped past the deadline
+/// records the same time as one that was running.
 pub fn expire_due(conn: &Connection, now: i64) -> Result<usize> {
-    let due = order_rowids(
-        conn,
-        "SELECT order_rowid FROM orders WHERE status = 'unpaid' AND expires_at <= ?1",
-        params![now],
-    )?;
-    for rowid in &due {
-        let order = load_rowid(conn, *rowid)?;
-        cancel_order(conn, &order, CancelReason::Timeout, now)?;
+    let due: Vec<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT order_rowid, expires_at FROM orders
+             WHERE status = 'unpaid' AND expires_at <= ?1",
+        )?
+        .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for &(rowid, deadline) in &due {
+        let order = load_rowid(conn, rowid)?;
+        cancel_order(conn, &order, CancelReason::Timeout, deadline)?;
     }
     Ok(due.len())
 }
