@@ -26,9 +26,9 @@ struct Now {
 }
 
 /// Moves the clock forward by `seconds` (0 to 2^32-1) and runs the sweep of
-/// overdue orders at once, so the answer already reflects the new time; the
-/// background sweep would otherwise get there within a second. 523 if the
-/// clock would pass 9999-12-31T23:59:59Z.
+/// overdue orders at once, so the answer already reflects the new time and
+/// counts the orders it cancelled; the background sweep would otherwise get
+/// there within a second. 523 if the clock would pass 9999-12-31T23:59:59Z.
 pub fn advance_clock(app: &App, input: &Input) -> Result<Reply> {
     // The router only reaches this with the flag on; the check keeps it so
     // for any other caller.
@@ -37,11 +37,15 @@ pub fn advance_clock(app: &App, input: &Input) -> Result<Reply> {
     }
     let req: Advance = decode(input.body)?;
 
-    let now = app
-        .clock
-        .advance(req.seconds)
-        .ok_or_else(|| Error::invalid(format!("the clock cannot move past {}", rfc3339(LATEST))))?;
-    let expired_orders = app.db.write(|tx| orders::expire_due(tx, now))?;
+    // The clock moves while this holds the writer, so any other sweep that
+    // sees the new time runs after this one: the count below is every order
+    // the move made overdue.
+    let (now, expired_orders) = app.db.write(|tx| {
+        let now = app.clock.advance(req.seconds).ok_or_else(|| {
+            Error::invalid(format!("the clock cannot move past {}", rfc3339(LATEST)))
+        })?;
+        Ok((now, orders::expire_due(tx, now)?))
+    })?;
     json::json(&Now {
         message: "ok",
         now: rfc3339(now),
