@@ -490,3 +490,46 @@ fn only_the_owner_may_list_a_stores_orders() {
     assert_eq!(unknown.status, 513, "{unknown:?}");
     assert_eq!(bad_page.status, 523, "{bad_page:?}");
 }
+
+#[test]
+fn stock_cannot_be_raised_so_high_that_a_cancel_would_overflow_it() {
+    let shop = shop();
+    let id = shop.order(&[("b2", 5)]);
+    let add = |value: i64| {
+        let body = json!({"user_id": "seller", "store_id": "store", "book_id": "b2",
+                          "add_stock_level": value});
+        shop.s
+            .post_as(&shop.seller, "/seller/add_stock_level", body)
+            .status
+    };
+
+    let too_much = add(i64::MAX);
+    let just_enough = add(i64::MAX - 5);
+    let one_more = add(1);
+    let cancel = shop.cancel(&id);
+
+    assert_eq!(too_much, 523, "the 5 copies out would not fit back");
+    assert_eq!(just_enough, 200);
+    assert_eq!(one_more, 523);
+    assert_eq!(cancel.status, 200, "{cancel:?}");
+    assert_eq!(shop.s.stock("store", "b2"), i64::MAX);
+}
+
+#[test]
+fn a_release_that_would_overflow_the_sellers_balance_keeps_the_money_held() {
+    let shop = shop();
+    let s = &shop.s;
+    let fill =
+        json!({"user_id": "seller", "password": common::pw("seller"), "add_value": i64::MAX});
+    assert_eq!(s.post("/buyer/add_funds", fill).status, 200);
+    let id = shop.order(&[("b1", 1)]);
+    assert_eq!(s.pay("buyer", &id), 200);
+    assert_eq!(shop.ship(&id).status, 200);
+
+    let receive = shop.receive(&id);
+
+    assert_eq!(receive.status, 523, "{receive:?}");
+    assert_eq!(s.balance("seller"), i64::MAX);
+    assert_eq!(held(&shop, &id), 250);
+    assert_eq!(shop.view(&id)["status"], "shipped");
+}

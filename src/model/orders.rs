@@ -1,5 +1,5 @@
-//! Orders: placing, paying, shipping, receiving and cancelling them, the
-//! funds they are paid from, and reading them back.
+//! Orders: placing, paying, shipping, receiving and cancelling them, and the
+//! funds they are paid from. [`super::history`] reads them back.
 //!
 //! An order moves `unpaid -> paid -> shipped -> received`, or to `cancelled`
 //! from `unpaid` or `paid`. Placing it takes the stock of every line; paying
@@ -9,9 +9,9 @@
 //! in the same transaction.
 //!
 //! An unpaid order whose deadline has passed is cancelled by
-//! [`expire_due`], which every operation here runs first and a background
-//! sweep runs every second; reads that do not write report such an order as
-//! cancelled already. Either way no request can see it as payable.
+//! [`expire_due`], which every order operation here runs first and a
+//! background sweep runs every second; reads that do not write report such
+//! an order as cancelled already. Either way no request can see it as payable.
 
 use rusqlite::{params, Connection};
 
@@ -260,6 +260,18 @@ pub fn cancel_open_orders_of(conn: &Connection, user_id: &str, now: i64) -> Resu
     Ok(())
 }
 
+/// The copies of a listing taken by unpaid and paid orders: those a cancel
+/// may still give back.
+pub fn copies_out(conn: &Connection, store_id: &str, book_rowid: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(l.count), 0)
+             FROM orders o JOIN order_lines l ON l.order_rowid = o.order_rowid
+             WHERE o.store_id = ?1 AND l.book_rowid = ?2 AND o.status IN ('unpaid', 'paid')",
+        )?
+        .query_row(params![store_id, book_rowid], |r| r.get(0))?)
+}
+
 /// Gives back the stock of every line and refunds any money held.
 fn cancel_order(conn: &Connection, order: &Order, reason: CancelReason, now: i64) -> Result<()> {
     let lines: Vec<(i64, i64)> = conn
@@ -334,6 +346,10 @@ fn move_stock(
 
 /// Adds money to a balance with overflow checked (SQLite would silently turn
 /// an overflowing integer into a float).
+///
+/// A release or refund that would carry a balance past `i64::MAX` cents is
+/// refused with 523 and the money stays held by the order, so nothing is
+/// lost; the receipt or cancel then cannot happen until the balance is lower.
 fn credit(
     conn: &Connection,
     user_id: &str,
