@@ -106,6 +106,22 @@ fn check_passes_on_a_live_file_and_adds_up_its_money() {
 }
 
 #[test]
+fn check_passes_on_a_file_no_server_has_open() {
+    let s = busy_server();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = copy_of(&s, dir.path());
+
+    let output = run_check(&copy);
+
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("orders: 4, holding 150 cents"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
 fn check_fails_on_a_copy_whose_balance_disagrees_with_its_ledger() {
     let s = busy_server();
     let dir = tempfile::tempdir().unwrap();
