@@ -61,26 +61,8 @@ impl Report {
         }
         self.problem_count += 1;
     }
-}
 
-impl fmt::Display for Report {
-    /// The totals, one line each, then one line per problem.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.complete {
-            self.totals(f)?;
-        }
-        for problem in &self.problems {
-            writeln!(f, "problem: {problem}")?;
-        }
-        let unlisted = self.problem_count - self.problems.len();
-        if unlisted > 0 {
-            writeln!(f, "problem: ... and {unlisted} more")?;
-        }
-        Ok(())
-    }
-}
-
-impl Report {
+    /// The figures the audit added up, one line each.
     fn totals(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "users: {}, balances {} cents", self.users, self.balances)?;
         writeln!(f, "orders: {}, holding {} cents", self.orders, self.held)?;
@@ -98,6 +80,23 @@ impl Report {
             "ledger entries: {} of money, {} of stock",
             self.money_entries, self.stock_entries
         )
+    }
+}
+
+impl fmt::Display for Report {
+    /// The totals (when every check ran), then one line per problem.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.complete {
+            self.totals(f)?;
+        }
+        for problem in &self.problems {
+            writeln!(f, "problem: {problem}")?;
+        }
+        let unlisted = self.problem_count - self.problems.len();
+        if unlisted > 0 {
+            writeln!(f, "problem: ... and {unlisted} more")?;
+        }
+        Ok(())
     }
 }
 
