@@ -80,8 +80,8 @@ CREATE INDEX IF NOT EXISTS listings_by_book ON listings(book_rowid);
 -- Orders. `held` is the money the order holds between payment and receipt
 -- (or refund). `expires_at` is the deadline for paying; the sweep that cancels
 -- overdue orders reads it, so the deadline survives restarts.
--- `cancel_reason` is 'buyer', 'timeout' or 'closed' (the buyer's account was
--- closed) once cancelled.
+-- `cancel_reason` is 'buyer', 'timeout' or 'closed' (the buyer's or the store
+-- owner's account was closed) once cancelled; a timeout is dated at the deadline.
 CREATE TABLE IF NOT EXISTS orders (
     order_rowid   INTEGER PRIMARY KEY,
     order_id      TEXT NOT NULL UNIQUE,

@@ -123,6 +123,12 @@ fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Opens an existing database file read-only, to inspect it while a server
+/// may be writing to it. Never creates the file nor touches its schema.
+pub fn open_read_only(path: &Path) -> Result<Connection> {
+    open_reader(path)
+}
+
 fn open_reader(path: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
         | OpenFlags::SQLITE_OPEN_NO_MUTEX

@@ -1,11 +1,13 @@
 //! The `bookstore` command line: `serve` runs the server; the other
 //! subcommands work on a database file or against a running server.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use bookstore::config::{Config, ServeArgs};
+use bookstore::config::{Config, ServeArgs, DEFAULT_DB};
+use bookstore::model::audit;
 use bookstore::{demo, Server};
 
 #[derive(Parser)]
@@ -23,11 +25,20 @@ struct Cli {
 enum Command {
     /// Serve the bookstore API over HTTP.
     Serve(ServeArgs),
+    /// Verify a database file, live or stopped: SQLite's integrity check,
+    /// every balance and stock level against its ledger, and conservation of
+    /// money. Exits non-zero, saying what is wrong, if anything is.
+    Check {
+        /// The database file; opened read-only, never created.
+        #[arg(long, env = "BOOKSTORE_DB", default_value = DEFAULT_DB)]
+        db: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => serve(args.into()),
+        Command::Check { db } => check(&db),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -53,6 +64,25 @@ fn serve(config: Config) -> Result<(), String> {
     print_settings(&server, &config);
     server.wait().map_err(|e| describe(&e))?;
     eprintln!("stopped");
+    Ok(())
+}
+
+/// Audits the file and prints what it added up and anything wrong.
+fn check(path: &Path) -> Result<(), String> {
+    let report = audit::audit_file(path).map_err(|e| match e {
+        bookstore::Error::Internal(why) => why,
+        other => describe(&other),
+    })?;
+    println!("checked {}", path.display());
+    print!("{report}");
+    if !report.is_ok() {
+        return Err(format!(
+            "{}: {} problem(s) found",
+            path.display(),
+            report.problem_count
+        ));
+    }
+    println!("{}: ok", path.display());
     Ok(())
 }
 

@@ -59,12 +59,17 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     ("/buyer/cancel_order", "POST", buyer::cancel_order),
     ("/buyer/receive_order", "POST", buyer::receive_order),
     ("/health", "GET", health),
-    ("/test/advance_clock", "POST", testing::advance_clock),
 ];
+
+/// Paths that exist only on a server started with `--test-clock`. Without
+/// the flag they are unknown, so every method answers 404 and nothing
+/// reveals that they could exist.
+const TEST_ROUTES: &[(&str, &str, Handler)] =
+    &[("/test/advance_clock", "POST", testing::advance_clock)];
 
 /// Answers one request.
 pub fn handle(app: &App, input: &Input) -> Reply {
-    match route(input).and_then(|handler| handler(app, input)) {
+    match route(app, input).and_then(|handler| handler(app, input)) {
         Ok(reply) => reply,
         Err(e) => {
             if e.is_internal() {
@@ -77,9 +82,14 @@ pub fn handle(app: &App, input: &Input) -> Reply {
 
 /// Finds the handler: 404 for an unknown path, 405 for a known path with
 /// another method.
-fn route(input: &Input) -> Result<Handler> {
+fn route(app: &App, input: &Input) -> Result<Handler> {
+    let test_routes = if app.config.test_clock {
+        TEST_ROUTES
+    } else {
+        &[]
+    };
     let mut known_path = false;
-    for &(path, method, handler) in ROUTES {
+    for &(path, method, handler) in ROUTES.iter().chain(test_routes) {
         if path == input.path {
             if method == input.method {
                 return Ok(handler);

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::rfc3339;
 use crate::error::{Error, Result};
 use crate::model::history::{OrderQuery, OrderView};
-use crate::model::types::Status;
+use crate::model::types::{CancelReason, Status};
 
 /// The most orders one page may hold.
 pub const MAX_PAGE_SIZE: i64 = 1000;
@@ -101,7 +101,7 @@ pub fn order_json(o: &OrderView) -> OrderJson<'_> {
         shipped_time: o.shipped_at.map(rfc3339),
         received_time: o.received_at.map(rfc3339),
         cancelled_time: o.cancelled_at.map(rfc3339),
-        cancel_reason: o.cancel_reason,
+        cancel_reason: o.cancel_reason.map(CancelReason::as_str),
         order_books: o
             .lines
             .iter()

@@ -6,7 +6,7 @@
 
 use rusqlite::{params, Connection};
 
-use super::types::Status;
+use super::types::{CancelReason, Status};
 use crate::error::{Error, Result};
 
 /// Which orders to list and which page of them.
@@ -33,8 +33,8 @@ pub struct OrderView {
     pub shipped_at: Option<i64>,
     pub received_at: Option<i64>,
     pub cancelled_at: Option<i64>,
-    /// `buyer`, `timeout` or `closed` when cancelled.
-    pub cancel_reason: Option<&'static str>,
+    /// Why, when cancelled.
+    pub cancel_reason: Option<CancelReason>,
     pub lines: Vec<LineView>,
 }
 
@@ -64,7 +64,8 @@ pub fn list(
         Owner::Buyer(id) => ("buyer_id", id),
         Owner::Store(id) => ("store_id", id),
     };
-    // The effective state: an overdue unpaid order counts as cancelled.
+    // The effective state: an overdue unpaid order counts as cancelled by
+    // timeout at its deadline, exactly as the sweep will store it.
     let sql = format!(
         "SELECT order_rowid, order_id, buyer_id, store_id, total_price, state, created_at,
                 paid_at, shipped_at, received_at,
@@ -84,45 +85,58 @@ pub fn list(
     let mut rows = stmt.query(params![id, now, status, limit, query.offset])?;
 
     let mut orders = Vec::new();
-    let mut lines = conn.prepare_cached(
-        "SELECT b.book_id, l.count, l.price FROM order_lines l
-         JOIN books b ON b.book_rowid = l.book_rowid WHERE l.order_rowid = ?1",
-    )?;
-    while let Some(r) = rows.next()? {
-        let rowid: i64 = r.get(0)?;
-        let state: String = r.get(5)?;
-        let reason: Option<String> = r.get(11)?;
-        orders.push(OrderView {
-            order_id: r.get(1)?,
-            buyer_id: r.get(2)?,
-            store_id: r.get(3)?,
-            total_price: r.get(4)?,
-            status: Status::parse(&state)
-                .ok_or_else(|| Error::Internal(format!("unknown order status {state:?}")))?,
-            created_at: r.get(6)?,
-            paid_at: r.get(7)?,
-            shipped_at: r.get(8)?,
-            received_at: r.get(9)?,
-            cancelled_at: r.get(10)?,
-            cancel_reason: reason.as_deref().map(static_reason),
-            lines: lines
-                .query_map([rowid], |l| {
-                    Ok(LineView {
-                        book_id: l.get(0)?,
-                        count: l.get(1)?,
-                        price: l.get(2)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?,
-        });
+    while let Some(row) = rows.next()? {
+        let (rowid, mut order) = order_from_row(row)?;
+        order.lines = lines_of(conn, rowid)?;
+        orders.push(order);
     }
     Ok(orders)
 }
 
-fn static_reason(reason: &str) -> &'static str {
-    match reason {
-        "timeout" => "timeout",
-        "closed" => "closed",
-        _ => "buyer",
-    }
+/// An order without its lines, and its row id to fetch them.
+fn order_from_row(r: &rusqlite::Row<'_>) -> Result<(i64, OrderView)> {
+    let state: String = r.get(5)?;
+    let status = Status::parse(&state)
+        .ok_or_else(|| Error::Internal(format!("unknown order status {state:?}")))?;
+    let reason: Option<String> = r.get(11)?;
+    let cancel_reason = match reason.as_deref() {
+        None => None,
+        Some(text) => Some(
+            CancelReason::parse(text)
+                .ok_or_else(|| Error::Internal(format!("unknown cancel reason {text:?}")))?,
+        ),
+    };
+    let order = OrderView {
+        order_id: r.get(1)?,
+        buyer_id: r.get(2)?,
+        store_id: r.get(3)?,
+        total_price: r.get(4)?,
+        status,
+        created_at: r.get(6)?,
+        paid_at: r.get(7)?,
+        shipped_at: r.get(8)?,
+        received_at: r.get(9)?,
+        cancelled_at: r.get(10)?,
+        cancel_reason,
+        lines: Vec::new(),
+    };
+    Ok((r.get(0)?, order))
+}
+
+/// The lines of one order.
+fn lines_of(conn: &Connection, order_rowid: i64) -> Result<Vec<LineView>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT b.book_id, l.count, l.price FROM order_lines l
+         JOIN books b ON b.book_rowid = l.book_rowid WHERE l.order_rowid = ?1",
+    )?;
+    let lines = stmt
+        .query_map([order_rowid], |l| {
+            Ok(LineView {
+                book_id: l.get(0)?,
+                count: l.get(1)?,
+                price: l.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(lines)
 }

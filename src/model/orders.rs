@@ -1,5 +1,5 @@
-//! Orders: placing, paying, shipping, receiving and cancelling them, the
-//! funds they are paid from, and reading them back.
+//! Orders: placing, paying, shipping, receiving and cancelling them, and the
+//! funds they are paid from. [`super::history`] reads them back.
 //!
 //! An order moves `unpaid -> paid -> shipped -> received`, or to `cancelled`
 //! from `unpaid` or `paid`. Placing it takes the stock of every line; paying
@@ -9,9 +9,9 @@
 //! in the same transaction.
 //!
 //! An unpaid order whose deadline has passed is cancelled by
-//! [`expire_due`], which every operation here runs first and a background
-//! sweep runs every second; reads that do not write report such an order as
-//! cancelled already. Either way no request can see it as payable.
+//! [`expire_due`], which every order operation here runs first and a
+//! background sweep runs every second; reads that do not write report such
+//! an order as cancelled already. Either way no request can see it as payable.
 
 use rusqlite::{params, Connection};
 
@@ -19,29 +19,8 @@ use super::accounts::require_hash;
 use super::ledger::{self, Money, Stock};
 use super::optional;
 use super::stores::{book_rowid, listing};
-use super::types::{merge_lines, OrderLine, Status};
+use super::types::{merge_lines, CancelReason, OrderLine, Status};
 use crate::error::{Error, Result};
-
-/// Why an order was cancelled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CancelReason {
-    /// The buyer asked.
-    Buyer,
-    /// It stayed unpaid past its deadline.
-    Timeout,
-    /// The buyer's or the seller's account was closed.
-    Closed,
-}
-
-impl CancelReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CancelReason::Buyer => "buyer",
-            CancelReason::Timeout => "timeout",
-            CancelReason::Closed => "closed",
-        }
-    }
-}
 
 /// An order as the rules need it.
 struct Order {
@@ -243,15 +222,22 @@ pub fn receive(conn: &Connection, buyer_id: &str, order_id: &str, now: i64) -> R
 
 /// Cancels every unpaid order whose deadline is at or before `now`, giving
 /// its stock back. Returns how many it cancelled.
+///
+/// The cancellation is dated at the deadline, not at the moment the sweep
+/// got there: the order stopped being payable then, reads report that time
+/// before the sweep runs, and a server that was stopped past the deadline
+/// records the same time as one that was running.
 pub fn expire_due(conn: &Connection, now: i64) -> Result<usize> {
-    let due = order_rowids(
-        conn,
-        "SELECT order_rowid FROM orders WHERE status = 'unpaid' AND expires_at <= ?1",
-        params![now],
-    )?;
-    for rowid in &due {
-        let order = load_rowid(conn, *rowid)?;
-        cancel_order(conn, &order, CancelReason::Timeout, now)?;
+    let due: Vec<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT order_rowid, expires_at FROM orders
+             WHERE status = 'unpaid' AND expires_at <= ?1",
+        )?
+        .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for &(rowid, deadline) in &due {
+        let order = load_rowid(conn, rowid)?;
+        cancel_order(conn, &order, CancelReason::Timeout, deadline)?;
     }
     Ok(due.len())
 }
@@ -272,6 +258,18 @@ pub fn cancel_open_orders_of(conn: &Connection, user_id: &str, now: i64) -> Resu
         cancel_order(conn, &order, CancelReason::Closed, now)?;
     }
     Ok(())
+}
+
+/// The copies of a listing taken by unpaid and paid orders: those a cancel
+/// may still give back.
+pub fn copies_out(conn: &Connection, store_id: &str, book_rowid: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(l.count), 0)
+             FROM orders o JOIN order_lines l ON l.order_rowid = o.order_rowid
+             WHERE o.store_id = ?1 AND l.book_rowid = ?2 AND o.status IN ('unpaid', 'paid')",
+        )?
+        .query_row(params![store_id, book_rowid], |r| r.get(0))?)
 }
 
 /// Gives back the stock of every line and refunds any money held.
@@ -348,6 +346,10 @@ fn move_stock(
 
 /// Adds money to a balance with overflow checked (SQLite would silently turn
 /// an overflowing integer into a float).
+///
+/// A release or refund that would carry a balance past `i64::MAX` cents is
+/// refused with 523 and the money stays held by the order, so nothing is
+/// lost; the receipt or cancel then cannot happen until the balance is lower.
 fn credit(
     conn: &Connection,
     user_id: &str,

@@ -9,8 +9,8 @@
 use rusqlite::{params, Connection};
 
 use super::ledger::{self, Stock};
-use super::optional;
 use super::types::NewBook;
+use super::{optional, orders};
 use crate::error::{Error, Result};
 
 /// Creates an empty store owned by `owner_id`.
@@ -84,7 +84,8 @@ pub fn add_book(
 }
 
 /// Changes the stock of a listed book by `delta` (negative to remove).
-/// 517 if that would go below zero.
+/// 517 if that would go below zero; 523 if the stock plus the copies held by
+/// open orders would no longer fit in 64 bits.
 pub fn add_stock_level(
     conn: &Connection,
     user_id: &str,
@@ -103,6 +104,16 @@ pub fn add_stock_level(
         .ok_or_else(|| Error::invalid("add_stock_level would overflow the stock level"))?;
     if new_stock < 0 {
         return Err(Error::LowStock(book_id.to_string()));
+    }
+    // Copies in open orders come back if those are cancelled, and a cancel
+    // cannot be refused: the stock must keep room for them.
+    if delta > 0 {
+        let out = i128::from(orders::copies_out(conn, store_id, rowid)?);
+        if i128::from(new_stock) + out > i128::from(i64::MAX) {
+            return Err(Error::invalid(
+                "add_stock_level would leave no room for the copies in open orders",
+            ));
+        }
     }
     conn.prepare_cached("UPDATE listings SET stock = ?3 WHERE store_id = ?1 AND book_rowid = ?2")?
         .execute(params![store_id, rowid, new_stock])?;

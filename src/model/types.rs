@@ -184,6 +184,36 @@ impl Status {
     }
 }
 
+/// Why an order was cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelReason {
+    /// The buyer asked.
+    Buyer,
+    /// It stayed unpaid past its deadline.
+    Timeout,
+    /// The buyer's or the seller's account was closed.
+    Closed,
+}
+
+impl CancelReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancelReason::Buyer => "buyer",
+            CancelReason::Timeout => "timeout",
+            CancelReason::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CancelReason> {
+        Some(match s {
+            "buyer" => CancelReason::Buyer,
+            "timeout" => CancelReason::Timeout,
+            "closed" => CancelReason::Closed,
+            _ => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

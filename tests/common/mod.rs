@@ -255,6 +255,12 @@ impl TestServer {
         .unwrap()
     }
 
+    /// One text value from the file, for a query with one text parameter.
+    pub fn sql_text(&self, sql: &str, param: &str) -> String {
+        let conn = rusqlite::Connection::open(self.db_path()).unwrap();
+        conn.query_row(sql, [param], |r| r.get(0)).unwrap()
+    }
+
     /// One integer from the file, for a query with one text parameter.
     pub fn sql_i64(&self, sql: &str, param: &str) -> i64 {
         let conn = rusqlite::Connection::open(self.db_path()).unwrap();
