@@ -1,0 +1,555 @@
+//! Bad input of every kind: malformed bodies, wrong types, out-of-range
+//! numbers, strange ids, unknown paths and methods, oversized bodies, and
+//! broken HTTP on a raw socket. Each gets the contract's code with a JSON
+//! message, changes nothing, and leaves the server answering.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{book, pw, TestServer};
+use serde_json::{json, Value};
+
+/// Which token a request carries.
+#[derive(Clone, Copy, Debug)]
+enum Auth {
+    None,
+    Buyer,
+    Seller,
+}
+
+/// One bad request and the code the contract gives it.
+struct Case {
+    path: &'static str,
+    auth: Auth,
+    body: Vec<u8>,
+    code: u16,
+}
+
+fn case(path: &'static str, auth: Auth, body: Value, code: u16) -> Case {
+    Case {
+        path,
+        auth,
+        body: body.to_string().into_bytes(),
+        code,
+    }
+}
+
+fn raw(path: &'static str, auth: Auth, body: &[u8], code: u16) -> Case {
+    Case {
+        path,
+        auth,
+        body: body.to_vec(),
+        code,
+    }
+}
+
+/// A store "store" of "seller" with b1 (100 cents, 10 copies), a buyer
+/// "buyer" with 1000 cents and one unpaid order. Returns the two tokens and
+/// the order id.
+fn arrange(s: &TestServer) -> (String, String, String) {
+    let seller = s.seller_with_store("seller", "store", &[("b1", 100, 10)]);
+    let buyer = s.buyer_with_funds("buyer", 1000);
+    let order = s.order(&buyer, "buyer", "store", &[("b1", 1)]);
+    let order_id = order.body["order_id"].as_str().unwrap().to_string();
+    (buyer, seller, order_id)
+}
+
+/// Everything a request could change, read straight from the file.
+fn snapshot(s: &TestServer) -> Vec<String> {
+    let conn = rusqlite::Connection::open(s.db_path()).unwrap();
+    [
+        "SELECT group_concat(user_id || ':' || password_hash || ':' || balance || ':' ||
+                ifnull(closed_at, '-'), ',') FROM users",
+        "SELECT COUNT(*) || '/' || ifnull(MAX(expires_at), 0) FROM sessions",
+        "SELECT group_concat(store_id || ':' || owner_id, ',') FROM stores",
+        "SELECT COUNT(*) FROM books",
+        "SELECT group_concat(store_id || ':' || book_rowid || ':' || price || ':' || stock, ',')
+         FROM listings",
+        "SELECT group_concat(order_id || ':' || status || ':' || held, ',') FROM orders",
+        "SELECT COUNT(*) FROM order_lines",
+        "SELECT COUNT(*) FROM money_ledger",
+        "SELECT COUNT(*) FROM stock_ledger",
+        "SELECT COUNT(*) FROM pictures",
+    ]
+    .iter()
+    .map(|sql| {
+        let value: rusqlite::types::Value = conn.query_row(sql, [], |r| r.get(0)).unwrap();
+        format!("{value:?}")
+    })
+    .collect()
+}
+
+const SQL: &str = "'; DROP TABLE users;--";
+
+/// The bad requests, grouped by endpoint.
+fn cases(order_id: &str) -> Vec<Case> {
+    use Auth::{Buyer, None as NoAuth, Seller};
+    let long = "x".repeat(10_000);
+    let deep = format!("{{\"user_id\":{}", "[".repeat(100_000));
+    let order = |books: Value| json!({"user_id": "buyer", "store_id": "store", "books": books});
+    let line = |count: Value| order(json!([{"id": "b1", "count": count}]));
+    let funds =
+        |value: Value| json!({"user_id": "buyer", "password": pw("buyer"), "add_value": value});
+    let listing = |info: Value, stock: Value| json!({"user_id": "seller", "store_id": "store", "book_info": info, "stock_level": stock});
+    let stock = |book_id: Value, n: Value| json!({"user_id": "seller", "store_id": "store", "book_id": book_id, "add_stock_level": n});
+    let mut with_price = book("new", 1);
+    with_price["price"] = json!(1.5);
+    let mut no_title = book("new", 1);
+    no_title.as_object_mut().unwrap().remove("title");
+    let mut bad_picture = book("new", 1);
+    bad_picture["pictures"] = json!(["not base64!"]);
+    let mut bad_tags = book("new", 1);
+    bad_tags["tags"] = json!("one,two");
+    let mut negative_price = book("new", 1);
+    negative_price["price"] = json!(-1);
+
+    vec![
+        // Bodies that are not a JSON object.
+        raw("/auth/register", NoAuth, b"", 523),
+        raw("/auth/register", NoAuth, b"   \n", 523),
+        raw("/auth/register", NoAuth, b"user_id=alice&password=x", 523),
+        raw("/auth/register", NoAuth, b"{\"user_id\": \"alice\"", 523),
+        raw("/auth/register", NoAuth, b"[]", 523),
+        raw("/auth/register", NoAuth, b"[{\"user_id\":\"a\",\"password\":\"b\"}]", 523),
+        raw("/auth/register", NoAuth, b"null", 523),
+        raw("/auth/register", NoAuth, b"\"alice\"", 523),
+        raw("/auth/register", NoAuth, b"42", 523),
+        raw("/auth/register", NoAuth, b"\xff\xfe\x00{", 523),
+        raw("/auth/register", NoAuth, b"{\"user_id\":\"a\",\"password\":\"b\"} junk", 523),
+        raw("/auth/register", NoAuth, deep.as_bytes(), 523),
+        raw("/buyer/new_order", Buyer, b"", 523),
+        raw("/buyer/payment", NoAuth, b"[]", 523),
+        raw("/seller/add_book", Seller, b"null", 523),
+        // Missing fields, nulls and wrong types.
+        case("/auth/register", NoAuth, json!({}), 523),
+        case("/auth/register", NoAuth, json!({"user_id": "alice"}), 523),
+        case("/auth/register", NoAuth, json!({"user_id": null, "password": "x"}), 523),
+        case("/auth/register", NoAuth, json!({"user_id": "alice", "password": null}), 523),
+        case("/auth/register", NoAuth, json!({"user_id": 7, "password": "x"}), 523),
+        case("/auth/register", NoAuth, json!({"user_id": ["a"], "password": "x"}), 523),
+        raw(
+            "/auth/register",
+            NoAuth,
+            b"{\"user_id\":\"a\",\"user_id\":\"b\",\"password\":\"x\"}",
+            523,
+        ),
+        case("/auth/login", NoAuth, json!({"user_id": "buyer", "password": pw("buyer")}), 523),
+        case("/auth/login", NoAuth, json!({"user_id": "buyer", "terminal": "t"}), 523),
+        case("/auth/logout", Buyer, json!({}), 523),
+        case(
+            "/auth/password",
+            NoAuth,
+            json!({"user_id": "buyer", "oldPassword": pw("buyer")}),
+            523,
+        ),
+        case(
+            "/auth/password",
+            NoAuth,
+            json!({"user_id": "buyer", "oldpassword": pw("buyer"), "newpassword": "n"}),
+            523,
+        ),
+        case("/auth/unregister", NoAuth, json!({"user_id": "buyer"}), 523),
+        case("/seller/create_store", Seller, json!({"user_id": "seller"}), 523),
+        case(
+            "/seller/create_store",
+            Seller,
+            json!({"user_id": "seller", "store_id": null}),
+            523,
+        ),
+        case("/seller/add_book", Seller, listing(Value::Null, json!(1)), 523),
+        case("/seller/add_book", Seller, listing(no_title, json!(1)), 523),
+        case("/seller/add_book", Seller, listing(book("new", 1), json!(-1)), 523),
+        case("/seller/add_book", Seller, listing(book("new", 1), json!(1.5)), 523),
+        case("/seller/add_book", Seller, listing(book("new", 1), json!("1e3")), 523),
+        case("/seller/add_book", Seller, listing(book("new", 1), Value::Null), 523),
+        case("/seller/add_book", Seller, listing(negative_price, json!(1)), 523),
+        case("/seller/add_book", Seller, listing(with_price, json!(1)), 523),
+        case("/seller/add_book", Seller, listing(bad_picture, json!(1)), 523),
+        case("/seller/add_book", Seller, listing(bad_tags, json!(1)), 523),
+        case("/seller/add_book", Seller, listing(book("", 1), json!(1)), 523),
+        case("/seller/add_book", Seller, listing(book(&long, 1), json!(1)), 523),
+        case("/seller/add_stock_level", Seller, stock(json!("b1"), json!(0)), 523),
+        case("/seller/add_stock_level", Seller, stock(json!("b1"), json!(1.5)), 523),
+        case("/seller/add_stock_level", Seller, stock(json!("b1"), json!("x")), 523),
+        case("/seller/add_stock_level", Seller, stock(json!("b1"), Value::Null), 523),
+        case("/seller/add_stock_level", Seller, stock(json!(1), json!(1)), 523),
+        case(
+            "/seller/add_stock_level",
+            Seller,
+            stock(json!("b1"), json!(u64::MAX)),
+            523,
+        ),
+        // Order lines: counts that are not whole numbers >= 1.
+        case("/buyer/new_order", Buyer, line(json!(0)), 523),
+        case("/buyer/new_order", Buyer, line(json!(-1)), 523),
+        case("/buyer/new_order", Buyer, line(json!("-1")), 523),
+        case("/buyer/new_order", Buyer, line(json!("0")), 523),
+        case("/buyer/new_order", Buyer, line(json!(1.5)), 523),
+        case("/buyer/new_order", Buyer, line(json!("1.5")), 523),
+        case("/buyer/new_order", Buyer, line(json!(1.0)), 523),
+        case("/buyer/new_order", Buyer, line(json!("")), 523),
+        case("/buyer/new_order", Buyer, line(json!(" 1")), 523),
+        case("/buyer/new_order", Buyer, line(json!("+1")), 523),
+        case("/buyer/new_order", Buyer, line(json!(true)), 523),
+        case("/buyer/new_order", Buyer, line(Value::Null), 523),
+        case("/buyer/new_order", Buyer, line(json!([1])), 523),
+        case("/buyer/new_order", Buyer, line(json!("99999999999999999999")), 523),
+        case("/buyer/new_order", Buyer, line(json!(u64::MAX)), 523),
+        raw(
+            "/buyer/new_order",
+            Buyer,
+            br#"{"user_id":"buyer","store_id":"store","books":[{"id":"b1","count":1e3}]}"#,
+            523,
+        ),
+        raw(
+            "/buyer/new_order",
+            Buyer,
+            br#"{"user_id":"buyer","store_id":"store","books":[{"id":"b1","count":18446744073709551616}]}"#,
+            523,
+        ),
+        raw(
+            "/buyer/new_order",
+            Buyer,
+            br#"{"user_id":"buyer","store_id":"store","books":[{"id":"b1","count":-9223372036854775809}]}"#,
+            523,
+        ),
+        // Order lists of the wrong shape.
+        case("/buyer/new_order", Buyer, order(json!([])), 523),
+        case("/buyer/new_order", Buyer, order(Value::Null), 523),
+        case("/buyer/new_order", Buyer, order(json!({"id": "b1", "count": 1})), 523),
+        case("/buyer/new_order", Buyer, order(json!(["b1"])), 523),
+        case("/buyer/new_order", Buyer, order(json!([{"id": "b1"}])), 523),
+        case("/buyer/new_order", Buyer, order(json!([{"count": 1}])), 523),
+        case("/buyer/new_order", Buyer, order(json!([{"id": 1, "count": 1}])), 523),
+        case(
+            "/buyer/new_order",
+            Buyer,
+            order(Value::Array(vec![json!({"id": "b1", "count": 1}); 1001])),
+            523,
+        ),
+        case(
+            "/buyer/new_order",
+            Buyer,
+            json!({"user_id": "buyer", "books": [{"id": "b1", "count": 1}]}),
+            523,
+        ),
+        // Well-formed ids that name nothing get their existence code.
+        case(
+            "/buyer/new_order",
+            Buyer,
+            json!({"user_id": "buyer", "store_id": SQL, "books": [{"id": "b1", "count": 1}]}),
+            513,
+        ),
+        case(
+            "/buyer/new_order",
+            Buyer,
+            json!({"user_id": "buyer", "store_id": "书店🙂", "books": [{"id": "b1", "count": 1}]}),
+            513,
+        ),
+        case(
+            "/buyer/new_order",
+            Buyer,
+            json!({"user_id": "buyer", "store_id": long, "books": [{"id": "b1", "count": 1}]}),
+            513,
+        ),
+        case("/buyer/new_order", Buyer, order(json!([{"id": SQL, "count": 1}])), 515),
+        case("/buyer/new_order", Buyer, order(json!([{"id": long, "count": 1}])), 515),
+        case("/seller/add_stock_level", Seller, stock(json!(SQL), json!(1)), 515),
+        case("/seller/add_stock_level", Seller, stock(json!("书🙂"), json!(1)), 515),
+        case(
+            "/seller/add_book",
+            Seller,
+            json!({"user_id": "seller", "store_id": SQL, "book_info": book("new", 1),
+                   "stock_level": 1}),
+            513,
+        ),
+        case(
+            "/buyer/payment",
+            NoAuth,
+            json!({"user_id": "buyer", "order_id": SQL, "password": pw("buyer")}),
+            518,
+        ),
+        case(
+            "/buyer/payment",
+            NoAuth,
+            json!({"user_id": "buyer", "order_id": long, "password": pw("buyer")}),
+            518,
+        ),
+        case(
+            "/buyer/cancel_order",
+            Buyer,
+            json!({"user_id": "buyer", "order_id": SQL}),
+            518,
+        ),
+        // Ids a new account or store may not have.
+        case("/auth/register", NoAuth, json!({"user_id": "", "password": "x"}), 523),
+        case("/auth/register", NoAuth, json!({"user_id": long, "password": "x"}), 523),
+        case("/auth/register", NoAuth, json!({"user_id": "a\u{0}b", "password": "x"}), 523),
+        case("/auth/register", NoAuth, json!({"user_id": "a\nb", "password": "x"}), 523),
+        case(
+            "/seller/create_store",
+            Seller,
+            json!({"user_id": "seller", "store_id": long}),
+            523,
+        ),
+        case(
+            "/seller/create_store",
+            Seller,
+            json!({"user_id": "seller", "store_id": ""}),
+            523,
+        ),
+        // Unknown users and wrong passwords are authentication failures.
+        case("/auth/login", NoAuth, json!({"user_id": long, "password": "x", "terminal": "t"}), 401),
+        case("/auth/login", NoAuth, json!({"user_id": SQL, "password": "x", "terminal": "t"}), 401),
+        case(
+            "/auth/login",
+            NoAuth,
+            json!({"user_id": "buyer", "password": SQL, "terminal": "t"}),
+            401,
+        ),
+        case(
+            "/buyer/payment",
+            NoAuth,
+            json!({"user_id": "buyer", "order_id": order_id, "password": SQL}),
+            401,
+        ),
+        // Payment fields.
+        case("/buyer/payment", NoAuth, json!({"user_id": "buyer", "password": pw("buyer")}), 523),
+        case(
+            "/buyer/payment",
+            NoAuth,
+            json!({"user_id": "buyer", "order_id": 1, "password": pw("buyer")}),
+            523,
+        ),
+        case(
+            "/buyer/payment",
+            NoAuth,
+            json!({"user_id": "buyer", "order_id": order_id, "password": null}),
+            523,
+        ),
+        // Amounts of money.
+        case("/buyer/add_funds", NoAuth, funds(json!(0)), 523),
+        case("/buyer/add_funds", NoAuth, funds(json!(1.5)), 523),
+        case("/buyer/add_funds", NoAuth, funds(json!("100")), 523),
+        case("/buyer/add_funds", NoAuth, funds(Value::Null), 523),
+        case("/buyer/add_funds", NoAuth, funds(json!(u64::MAX)), 523),
+        case("/buyer/add_funds", NoAuth, funds(json!(i64::MAX)), 523),
+        case("/buyer/add_funds", NoAuth, funds(json!(-1001)), 519),
+        raw(
+            "/buyer/add_funds",
+            NoAuth,
+            br#"{"user_id":"buyer","password":"buyer-pw","add_value":1e2}"#,
+            523,
+        ),
+        case(
+            "/buyer/add_funds",
+            NoAuth,
+            json!({"user_id": "buyer", "add_value": 5}),
+            523,
+        ),
+        // Order history queries.
+        case("/buyer/query_orders", Buyer, json!({"user_id": null}), 523),
+        case("/buyer/query_orders", Buyer, json!({"user_id": "buyer", "page": 0}), 523),
+        case("/buyer/query_orders", Buyer, json!({"user_id": "buyer", "page_size": 0}), 523),
+        case("/buyer/query_orders", Buyer, json!({"user_id": "buyer", "page": 1.5}), 523),
+        case(
+            "/buyer/query_orders",
+            Buyer,
+            json!({"user_id": "buyer", "status": "lost"}),
+            523,
+        ),
+        case("/buyer/cancel_order", Buyer, json!({"user_id": "buyer"}), 523),
+    ]
+}
+
+#[test]
+fn each_bad_request_gets_its_code_and_a_message_and_changes_nothing() {
+    let s = TestServer::start();
+    let (buyer, seller, order_id) = arrange(&s);
+    let before = snapshot(&s);
+
+    for (i, c) in cases(&order_id).into_iter().enumerate() {
+        let token = match c.auth {
+            Auth::None => None,
+            Auth::Buyer => Some(buyer.as_str()),
+            Auth::Seller => Some(seller.as_str()),
+        };
+        let shown = String::from_utf8_lossy(&c.body[..c.body.len().min(120)]).into_owned();
+
+        let a = s.send("POST", c.path, token, Some(c.body));
+
+        assert_eq!(a.status, c.code, "case {i}: {} {shown}: {a:?}", c.path);
+        assert!(!a.message().is_empty(), "case {i}: no message: {a:?}");
+        assert_eq!(
+            snapshot(&s),
+            before,
+            "case {i}: {} {shown} changed data",
+            c.path
+        );
+    }
+
+    assert_eq!(s.pay("buyer", &order_id), 200, "the server still works");
+}
+
+#[test]
+fn fields_the_contract_does_not_name_are_ignored() {
+    let s = TestServer::start();
+
+    let registered = s.post(
+        "/auth/register",
+        json!({"user_id": "alice", "password": pw("alice"), "email": "a@b.c", "age": [1]}),
+    );
+    let logged_in = s.post(
+        "/auth/login",
+        json!({"user_id": "alice", "password": pw("alice"), "terminal": "t", "extra": null}),
+    );
+
+    assert_eq!(registered.status, 200);
+    assert_eq!(logged_in.status, 200);
+}
+
+#[test]
+fn an_unknown_path_answers_404_with_a_json_message() {
+    let s = TestServer::start();
+
+    for path in [
+        "/",
+        "/nope",
+        "/auth",
+        "/auth/register/",
+        "/AUTH/REGISTER",
+        "/auth/register/x",
+    ] {
+        let a = s.send("POST", path, None, Some(b"{}".to_vec()));
+        assert_eq!(a.status, 404, "{path}: {a:?}");
+        assert!(!a.message().is_empty(), "{path}: {a:?}");
+    }
+    let (status, content_type, body) = s.get("/nope");
+    assert_eq!(status, 404);
+    assert!(content_type.starts_with("application/json"));
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
+
+#[test]
+fn the_test_clock_does_not_exist_unless_enabled() {
+    let s = TestServer::start();
+
+    let a = s.post("/test/advance_clock", json!({"seconds": 3600}));
+
+    assert_eq!(a.status, 404);
+}
+
+#[test]
+fn a_known_path_with_the_wrong_method_answers_405_with_a_json_message() {
+    let s = TestServer::start();
+
+    for (method, path) in [
+        ("GET", "/auth/login"),
+        ("PUT", "/buyer/payment"),
+        ("DELETE", "/buyer/new_order"),
+        ("POST", "/health"),
+    ] {
+        let a = s.send(method, path, None, Some(b"{}".to_vec()));
+        assert_eq!(a.status, 405, "{method} {path}: {a:?}");
+        assert!(!a.message().is_empty(), "{method} {path}: {a:?}");
+    }
+}
+
+#[test]
+fn a_body_over_the_limit_answers_413_and_changes_nothing() {
+    let s = TestServer::start_with(|c| c.body_limit = 1024);
+    s.register("alice");
+    let big = json!({"user_id": "bob", "password": "x".repeat(2000)});
+
+    let a = s.post("/auth/register", big);
+    let at_limit = format!(r#"{{"user_id":"carol","password":"{}"}}"#, "y".repeat(990));
+
+    assert_eq!(a.status, 413);
+    assert!(!a.message().is_empty());
+    assert_eq!(s.scalar("SELECT COUNT(*) FROM users"), 1);
+    assert!(at_limit.len() <= 1024);
+    let fits = s.post_raw("/auth/register", None, at_limit.as_bytes());
+    assert_eq!(fits.status, 200, "{fits:?}");
+}
+
+// Broken HTTP on a raw socket.
+
+/// Sends `bytes` on a fresh connection, closes the sending side, and returns
+/// whatever the server answers before it closes (or 5 seconds pass).
+fn exchange(s: &TestServer, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(s.server().addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // The server may close first; a failed write is part of what is tested.
+    let _ = stream.write_all(bytes);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn assert_healthy(s: &TestServer) {
+    let (status, _, _) = s.get("/health");
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn garbage_on_the_socket_does_not_stop_the_server() {
+    let s = TestServer::start();
+    let long_line = format!("GET /{} HTTP/1.1\r\n", "a".repeat(100_000));
+
+    for garbage in [
+        &b""[..],
+        b"\r\n\r\n",
+        b"GARBAGE\r\n\r\n",
+        b"\x00\x01\x02\xff\xfe\r\n\r\n",
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"POST /auth/register HTTP/1.1\r\nno colon here\r\n\r\n",
+        b"POST /auth/register HTTP/1.1\r\nContent-Length: -5\r\n\r\n{}",
+        b"POST /auth/register HTTP/1.1\r\nContent-Length: abc\r\n\r\n{}",
+        b"POST /auth/register HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n",
+        b"POST /auth/register HTTP/1.1\r\nExpect: nothing-good\r\n\r\n",
+        long_line.as_bytes(),
+    ] {
+        exchange(&s, garbage);
+        assert_healthy(&s);
+    }
+    assert_eq!(s.scalar("SELECT COUNT(*) FROM users"), 0);
+}
+
+#[test]
+fn a_huge_declared_length_with_a_tiny_body_answers_413() {
+    let s = TestServer::start();
+
+    let answer = exchange(
+        &s,
+        b"POST /auth/register HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000000000\r\n\r\n{}",
+    );
+
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:?}");
+    assert!(answer.contains("\"message\""), "{answer:?}");
+    assert_healthy(&s);
+}
+
+#[test]
+fn a_body_cut_off_halfway_changes_nothing_and_the_server_keeps_answering() {
+    let s = TestServer::start();
+    let body = format!(r#"{{"user_id":"alice","password":"{}"}}"#, "p".repeat(3000));
+
+    for length in [body.len(), 60] {
+        let sent = &body.as_bytes()[..length / 2];
+        let head = format!(
+            "POST /auth/register HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            length
+        );
+        exchange(&s, &[head.as_bytes(), sent].concat());
+        assert_healthy(&s);
+    }
+
+    assert_eq!(s.scalar("SELECT COUNT(*) FROM users"), 0);
+}
