@@ -97,3 +97,16 @@ pub fn stock(
     ])?;
     Ok(())
 }
+
+/// The copies a seller has put into one listing, net of the copies taken
+/// out again: what is on hand, plus what open orders hold, plus what has
+/// been sold. Every copy an open order holds can come back, so this is the
+/// most the listing's stock can ever reach.
+pub fn stock_put_in(conn: &Connection, store_id: &str, book_rowid: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT IFNULL(SUM(delta), 0) FROM stock_ledger
+             WHERE store_id = ?1 AND book_rowid = ?2 AND kind IN ('initial', 'added')",
+        )?
+        .query_row(rusqlite::params![store_id, book_rowid], |r| r.get(0))?)
+}

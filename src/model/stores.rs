@@ -84,7 +84,9 @@ pub fn add_book(
 }
 
 /// Changes the stock of a listed book by `delta` (negative to remove).
-/// 517 if that would go below zero.
+/// 517 if that would go below zero; 523 if the stock could then pass the
+/// largest integer, counting the copies open orders would give back if
+/// cancelled.
 pub fn add_stock_level(
     conn: &Connection,
     user_id: &str,
@@ -103,6 +105,15 @@ pub fn add_stock_level(
         .ok_or_else(|| Error::invalid("add_stock_level would overflow the stock level"))?;
     if new_stock < 0 {
         return Err(Error::LowStock(book_id.to_string()));
+    }
+    // A cancelled order puts its copies back without a check (it must not
+    // fail), so the room for them is kept here, where stock comes in.
+    if delta > 0 {
+        ledger::stock_put_in(conn, store_id, rowid)?
+            .checked_add(delta)
+            .ok_or_else(|| {
+                Error::invalid("add_stock_level would let the stock pass the largest integer")
+            })?;
     }
     conn.prepare_cached("UPDATE listings SET stock = ?3 WHERE store_id = ?1 AND book_rowid = ?2")?
         .execute(params![store_id, rowid, new_stock])?;
