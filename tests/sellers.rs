@@ -265,3 +265,39 @@ fn ids_in_any_script_and_with_quotes_are_plain_data() {
     assert_eq!(s.stock(store, book_id), 1);
     assert_eq!(s.scalar("SELECT COUNT(*) FROM users"), 2);
 }
+
+#[test]
+fn stock_beyond_the_largest_integer_answers_523_and_changes_nothing() {
+    let s = TestServer::start();
+    let token = s.seller_with_store("seller", "store", &[("b1", 100, 10)]);
+
+    let over = add_stock(&s, &token, "seller", "store", "b1", i64::MAX);
+    let to_the_top = add_stock(&s, &token, "seller", "store", "b1", i64::MAX - 10);
+
+    assert_eq!(over.status, 523);
+    assert_eq!(to_the_top.status, 200);
+    assert_eq!(s.stock("store", "b1"), i64::MAX);
+}
+
+#[test]
+fn stock_that_open_orders_could_not_give_back_is_refused() {
+    let s = TestServer::start();
+    let seller = s.seller_with_store("seller", "store", &[("b1", 100, 10)]);
+    let buyer = s.buyer_with_funds("buyer", 0);
+    let placed = s.order(&buyer, "buyer", "store", &[("b1", 5)]);
+    let order_id = placed.body["order_id"].as_str().unwrap();
+
+    // Five copies on hand fit below the largest integer, but the five the
+    // order holds would no longer fit once it is cancelled.
+    let added = add_stock(&s, &seller, "seller", "store", "b1", i64::MAX - 5);
+    let cancelled = s.post_as(
+        &buyer,
+        "/buyer/cancel_order",
+        json!({"user_id": "buyer", "order_id": order_id}),
+    );
+
+    assert_eq!(added.status, 523);
+    assert_eq!(cancelled.status, 200);
+    assert_eq!(s.stock("store", "b1"), 10);
+    assert_eq!(s.order(&buyer, "buyer", "store", &[("b1", 10)]).status, 200);
+}
