@@ -553,3 +553,59 @@ fn a_body_cut_off_halfway_changes_nothing_and_the_server_keeps_answering() {
 
     assert_eq!(s.scalar("SELECT COUNT(*) FROM users"), 0);
 }
+
+#[test]
+fn a_chunked_body_is_read_and_held_to_the_same_limit() {
+    let s = TestServer::start_with(|c| c.body_limit = 1024);
+    let chunked = |body: &str| {
+        let head = "POST /auth/register HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                    Transfer-Encoding: chunked\r\n\r\n";
+        format!("{head}{:x}\r\n{body}\r\n0\r\n\r\n", body.len())
+    };
+    let small = json!({"user_id": "alice", "password": "pw"}).to_string();
+    let large = json!({"user_id": "bob", "password": "p".repeat(2000)}).to_string();
+
+    let accepted = exchange(&s, chunked(&small).as_bytes());
+    let refused = exchange(&s, chunked(&large).as_bytes());
+
+    assert!(accepted.starts_with("HTTP/1.1 200"), "{accepted:?}");
+    assert!(refused.starts_with("HTTP/1.1 413"), "{refused:?}");
+    assert!(refused.contains("\"message\""), "{refused:?}");
+    assert_eq!(s.scalar("SELECT COUNT(*) FROM users"), 1);
+}
+
+#[test]
+fn error_answers_are_json_with_a_json_content_type() {
+    let s = TestServer::start();
+
+    let answer = exchange(
+        &s,
+        b"POST /auth/register HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+          Content-Length: 5\r\n\r\nhello",
+    );
+
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a whole answer");
+    assert!(head.starts_with("HTTP/1.1 523"), "{head}");
+    assert!(
+        head.lines()
+            .any(|l| l.eq_ignore_ascii_case("content-type: application/json")),
+        "{head}"
+    );
+    let body: Value = serde_json::from_str(body).expect("a JSON body");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
+
+#[test]
+fn an_order_whose_total_passes_the_largest_integer_answers_523_and_takes_nothing() {
+    let s = TestServer::start();
+    s.seller_with_store("seller", "store", &[("dear", 1 << 62, 3), ("b1", 1, 5)]);
+    let token = s.buyer_with_funds("buyer", 0);
+
+    let placed = s.order(&token, "buyer", "store", &[("b1", 1), ("dear", 2)]);
+
+    assert_eq!(placed.status, 523);
+    assert!(!placed.message().is_empty());
+    assert_eq!(s.stock("store", "dear"), 3);
+    assert_eq!(s.stock("store", "b1"), 5);
+    assert_eq!(s.scalar("SELECT COUNT(*) FROM orders"), 0);
+}
