@@ -300,3 +300,19 @@ fn closing_a_seller_cancels_the_open_orders_of_its_stores_and_refunds_their_buye
     let after = s.order(&token, "buyer", "store", &[("b1", 1)]);
     assert_eq!(after.status, 513, "a closed seller's store takes no orders");
 }
+
+#[test]
+fn hundreds_of_logins_of_one_user_all_stay_valid() {
+    let s = TestServer::start();
+    s.register("loader");
+
+    let tokens: Vec<String> = (0..300).map(|_| s.login("loader")).collect();
+
+    for token in &tokens {
+        assert_eq!(session_status(&s, token, "loader"), 200);
+    }
+    assert_eq!(
+        s.sql_i64("SELECT COUNT(*) FROM sessions WHERE user_id = ?1", "loader"),
+        300
+    );
+}
