@@ -332,6 +332,9 @@ fn order_lists() -> Vec<Case> {
         bad(order_of(json!([{"count": 1}]))),
         bad(order_of(json!([{"id": 1, "count": 1}]))),
         bad(order_of(too_many)),
+        bad(order_of(
+            json!([{"id": "b1", "count": i64::MAX}, {"id": "b1", "count": 1}]),
+        )),
         bad(json!({"user_id": "buyer", "books": [{"id": "b1", "count": 1}]})),
     ]
 }

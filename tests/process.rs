@@ -184,6 +184,9 @@ fn sigterm_answers_the_request_in_flight_and_exits_cleanly() {
     let mut p = p;
     let exit = p.child.wait().unwrap();
     assert!(exit.success(), "{exit}");
+    let wal = dir.path().join("b.db-wal");
+    let wal_bytes = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    assert_eq!(wal_bytes, 0, "the log was checkpointed into the file");
     let again = Process::start(&dir.path().join("b.db"), "", &[]);
     assert_eq!(login(&again, "late").0, 200);
 }
