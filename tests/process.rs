@@ -63,8 +63,10 @@ impl Process {
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
+        // The shell's own `kill`, so no separate program is needed.
+        let status = Command::new("sh")
+            .args(["-c", "kill -s \"$0\" \"$1\""])
+            .arg(name)
             .arg(self.child.id().to_string())
             .status()
             .unwrap();
