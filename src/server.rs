@@ -74,7 +74,10 @@ impl Server {
         let mut threads = Vec::with_capacity(stopper.workers + 1);
         for n in 0..stopper.workers {
             let (app, http) = (app.clone(), stopper.http.clone());
-            threads.push(spawn(&format!("worker-{n}"), move || work(&app, &http))?);
+            let stopping = stopper.stopping.clone();
+            threads.push(spawn(&format!("worker-{n}"), move || {
+                work(&app, &http, &stopping)
+            })?);
         }
         let (sweep_app, stopping) = (app.clone(), stopper.stopping.clone());
         threads.push(spawn("sweeper", move || sweep(&sweep_app, &stopping))?);
@@ -123,10 +126,20 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
         .map_err(|e| Error::Internal(format!("cannot start thread {name}: {e}")))
 }
 
-/// A worker: answers requests until the server is unblocked for shutdown.
-fn work(app: &App, http: &tiny_http::Server) {
-    while let Ok(request) = http.recv() {
-        serve(app, request);
+/// A worker: answers requests until the server stops.
+///
+/// `recv` also fails when the listener could not accept a connection, for
+/// example when the process has run out of file descriptors. Such an error
+/// is logged and the worker carries on: leaving would shrink the pool for
+/// good, and the listener keeps accepting once descriptors are free again.
+fn work(app: &App, http: &tiny_http::Server, stopping: &AtomicBool) {
+    loop {
+        match http.recv() {
+            Ok(request) => serve(app, request),
+            // Stopping sets the flag before it unblocks each worker.
+            Err(_) if stopping.load(Ordering::SeqCst) => return,
+            Err(e) => eprintln!("error: accepting a connection: {e}"),
+        }
     }
 }
 

@@ -27,11 +27,14 @@ struct UserOnly {
     user_id: String,
 }
 
+/// The contract spells the two passwords in camel case but `user_id` in
+/// snake case, so each field is renamed on its own.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct PasswordChange {
     user_id: String,
+    #[serde(rename = "oldPassword")]
     old_password: String,
+    #[serde(rename = "newPassword")]
     new_password: String,
 }
 

@@ -261,6 +261,32 @@ impl TestServer {
         conn.query_row(sql, [param], |r| r.get(0)).unwrap()
     }
 
+    /// Deposits (or, when negative, withdraws) `value` cents with the
+    /// shortcut password; returns the answer.
+    pub fn add_funds(&self, user_id: &str, value: i64) -> Answer {
+        self.post(
+            "/buyer/add_funds",
+            json!({"user_id": user_id, "password": pw(user_id), "add_value": value}),
+        )
+    }
+
+    /// The user's orders as `/buyer/query_orders` answers them.
+    pub fn query_orders(&self, token: &str, user_id: &str) -> Answer {
+        self.post_as(token, "/buyer/query_orders", json!({"user_id": user_id}))
+    }
+
+    /// Moves the server's clock forward; the server needs `test_clock`.
+    pub fn advance_clock(&self, seconds: u32) {
+        let a = self.post("/test/advance_clock", json!({ "seconds": seconds }));
+        assert_eq!(a.status, 200, "advance_clock: {a:?}");
+    }
+
+    /// One integer from the file, for a query without parameters.
+    pub fn scalar(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open(self.db_path()).unwrap();
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
     /// One integer from the file, for a query with one text parameter.
     pub fn sql_i64(&self, sql: &str, param: &str) -> i64 {
         let conn = rusqlite::Connection::open(self.db_path()).unwrap();

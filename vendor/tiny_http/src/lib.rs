@@ -347,9 +347,13 @@ impl Server {
                     }
 
                     Err(e) => {
+                        // Patched: an accept error (such as running out of
+                        // file descriptors) is passing; the original ended
+                        // this thread here, closing the listening socket for
+                        // good. Pause briefly and keep listening instead.
                         log::error!("Error accepting new client: {}", e);
                         inside_messages.push(e.into());
-                        break;
+                        thread::sleep(std::time::Duration::from_millis(10));
                     }
                 }
             }
