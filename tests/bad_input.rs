@@ -737,3 +737,41 @@ fn an_order_whose_total_passes_the_largest_integer_answers_523_and_takes_nothing
     assert_eq!(s.stock("store", "b1"), 5);
     assert_eq!(s.scalar("SELECT COUNT(*) FROM orders"), 0);
 }
+
+#[test]
+fn authorization_is_decided_before_bad_values() {
+    let s = TestServer::start();
+    let (_, _, _) = arrange(&s);
+    let before = snapshot(&s);
+    let stranger = "0".repeat(64);
+
+    let order = s.post_as(
+        &stranger,
+        "/buyer/new_order",
+        order_of(json!([{"id": "b1", "count": 0}])),
+    );
+    let stock = s.post_as(
+        &stranger,
+        "/seller/add_stock_level",
+        stock_change(json!("b1"), json!(0)),
+    );
+    let listing = s.post_as(
+        &stranger,
+        "/seller/add_book",
+        listing(book("b2", -1), json!(-5)),
+    );
+    let store = s.post_as(
+        &stranger,
+        "/seller/create_store",
+        json!({"user_id": "seller", "store_id": ""}),
+    );
+    let deposit = s.post(
+        "/buyer/add_funds",
+        json!({"user_id": "buyer", "password": "wrong", "add_value": 0}),
+    );
+
+    for a in [order, stock, listing, store, deposit] {
+        assert_eq!(a.status, 401, "{a:?}");
+    }
+    assert_eq!(snapshot(&s), before);
+}

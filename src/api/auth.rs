@@ -70,8 +70,8 @@ pub fn unregister(app: &App, input: &Input) -> Result<Reply> {
 /// `/auth/login`: a new token for every login; earlier ones stay valid.
 pub fn login(app: &App, input: &Input) -> Result<Reply> {
     let req: Login = decode(input.body)?;
-    check_terminal(&req.terminal)?;
     let verified = verify_password(app, &req.user_id, &req.password)?;
+    check_terminal(&req.terminal)?;
 
     let (token, hash) = new_token();
     let (now, ttl) = (app.now(), app.config.token_ttl);
@@ -96,8 +96,8 @@ pub fn logout(app: &App, input: &Input) -> Result<Reply> {
 /// `/auth/password`: sets a new password and ends every session.
 pub fn password(app: &App, input: &Input) -> Result<Reply> {
     let req: PasswordChange = decode(input.body)?;
-    check_password("newPassword", &req.new_password)?;
     let verified = verify_password(app, &req.user_id, &req.old_password)?;
+    check_password("newPassword", &req.new_password)?;
 
     let new_hash = app.passwords.hash(&req.new_password)?;
     app.db

@@ -73,13 +73,14 @@ struct FundsReply {
 /// `/buyer/new_order`: takes the stock of every line or of none.
 pub fn new_order(app: &App, input: &Input) -> Result<Reply> {
     let req: NewOrder = decode(input.body)?;
-    let lines = order_lines(req.books)?;
     let token = input.token()?;
+    // Checked after the token: authorization is decided first.
+    let lines = order_lines(req.books);
 
     let (now, timeout) = (app.now(), app.config.order_timeout);
     let order_id = app.db.write(|tx| {
         authenticate(tx, &req.user_id, &token, now)?;
-        orders::new_order(tx, &req.user_id, &req.store_id, lines, now, timeout)
+        orders::new_order(tx, &req.user_id, &req.store_id, lines?, now, timeout)
     })?;
     json::json(&NewOrderReply {
         message: "ok",
@@ -101,8 +102,8 @@ pub fn payment(app: &App, input: &Input) -> Result<Reply> {
 /// `/buyer/add_funds`: a positive value deposits, a negative one withdraws.
 pub fn add_funds(app: &App, input: &Input) -> Result<Reply> {
     let req: AddFunds = decode(input.body)?;
-    let delta = Delta::new("add_value", req.add_value)?;
     let verified = verify_password(app, &req.user_id, &req.password)?;
+    let delta = Delta::new("add_value", req.add_value)?;
 
     let now = app.now();
     let balance = app
@@ -117,12 +118,12 @@ pub fn add_funds(app: &App, input: &Input) -> Result<Reply> {
 /// `/buyer/query_orders`: the buyer's orders, newest first, as a bare array.
 pub fn query_orders(app: &App, input: &Input) -> Result<Reply> {
     let req: HistoryRequest = decode(input.body)?;
-    let query = req.paging.query()?;
     let token = input.token()?;
 
     let now = app.now();
     let found = app.db.read(|c| {
         authenticate(c, &req.user_id, &token, now)?;
+        let query = req.paging.query()?;
         history::list(c, Owner::Buyer(&req.user_id), &query, now)
     })?;
     json::json(&orders_json(&found))

@@ -77,12 +77,12 @@ struct OrderRequest {
 /// `/seller/create_store`: 514 if the store id is taken.
 pub fn create_store(app: &App, input: &Input) -> Result<Reply> {
     let req: StoreRequest = decode(input.body)?;
-    check_id("store_id", &req.store_id)?;
     let token = input.token()?;
 
     let now = app.now();
     app.db.write(|tx| {
         authenticate(tx, &req.user_id, &token, now)?;
+        check_id("store_id", &req.store_id)?;
         stores::create_store(tx, &req.user_id, &req.store_id, now)
     })?;
     Ok(json::ok())
@@ -91,13 +91,15 @@ pub fn create_store(app: &App, input: &Input) -> Result<Reply> {
 /// `/seller/add_book`: lists a book in the seller's store.
 pub fn add_book(app: &App, input: &Input) -> Result<Reply> {
     let req: AddBook = decode(input.body)?;
-    let stock = NonNegative::new("stock_level", req.stock_level)?;
-    let book = new_book(req.book_info)?;
     let token = input.token()?;
+    // Checked after the token: authorization is decided first.
+    let stock = NonNegative::new("stock_level", req.stock_level);
+    let book = new_book(req.book_info);
 
     let now = app.now();
     app.db.write(|tx| {
         authenticate(tx, &req.user_id, &token, now)?;
+        let (stock, book) = (stock?, book?);
         stores::add_book(tx, &req.user_id, &req.store_id, &book, stock.get(), now)
     })?;
     Ok(json::ok())
@@ -107,12 +109,12 @@ pub fn add_book(app: &App, input: &Input) -> Result<Reply> {
 /// would go below zero.
 pub fn add_stock_level(app: &App, input: &Input) -> Result<Reply> {
     let req: AddStock = decode(input.body)?;
-    let delta = Delta::new("add_stock_level", req.add_stock_level)?;
     let token = input.token()?;
 
     let now = app.now();
     app.db.write(|tx| {
         authenticate(tx, &req.user_id, &token, now)?;
+        let delta = Delta::new("add_stock_level", req.add_stock_level)?;
         stores::add_stock_level(
             tx,
             &req.user_id,
@@ -142,12 +144,12 @@ pub fn ship_order(app: &App, input: &Input) -> Result<Reply> {
 /// first, each with its `buyer_id`.
 pub fn query_orders(app: &App, input: &Input) -> Result<Reply> {
     let req: StoreQuery = decode(input.body)?;
-    let query = req.paging.query()?;
     let token = input.token()?;
 
     let now = app.now();
     let found = app.db.read(|c| {
         authenticate(c, &req.user_id, &token, now)?;
+        let query = req.paging.query()?;
         stores::require_owner(c, &req.user_id, &req.store_id)?;
         history::list(c, Owner::Store(&req.store_id), &query, now)
     })?;
