@@ -303,6 +303,35 @@ fn closing_a_seller_cancels_the_open_orders_of_its_stores_and_refunds_their_buye
 }
 
 #[test]
+fn closing_a_buyer_pays_the_sellers_of_its_shipped_orders() {
+    let s = TestServer::start();
+    let seller = s.seller_with_store("seller", "store", &[("b1", 100, 10)]);
+    let token = s.buyer_with_funds("buyer", 1000);
+    let placed = s.order(&token, "buyer", "store", &[("b1", 4)]);
+    let order_id = placed.body["order_id"].as_str().unwrap();
+    assert_eq!(s.pay("buyer", order_id), 200);
+    let shipped = s.post_as(
+        &seller,
+        "/seller/ship_order",
+        json!({"user_id": "seller", "order_id": order_id}),
+    );
+    assert_eq!(shipped.status, 200);
+
+    let closed = unregister(&s, "buyer", &pw("buyer"));
+
+    assert_eq!(closed.status, 200);
+    assert_eq!(s.balance("seller"), 400, "the seller is paid");
+    assert_eq!(s.balance("buyer"), 600);
+    assert_eq!(s.stock("store", "b1"), 6, "shipped copies stay sold");
+    let received = s.sql_i64(
+        "SELECT COUNT(*) FROM orders WHERE order_id = ?1
+         AND status = 'received' AND held = 0 AND received_at IS NOT NULL",
+        order_id,
+    );
+    assert_eq!(received, 1);
+}
+
+#[test]
 fn hundreds_of_logins_of_one_user_all_stay_valid() {
     let s = TestServer::start();
     s.register("loader");

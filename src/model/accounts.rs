@@ -9,9 +9,11 @@
 //! because orders, stores and the money ledger refer to it. Closing ends every
 //! session and cancels every open order the user takes part in, as buyer or as
 //! the owner of the store: unpaid orders give their stock back, paid but
-//! unshipped ones also refund the buyer. Shipped orders can still be received,
-//! and the money then reaches the closed account's balance, which stays on
-//! record like the rest of its history.
+//! unshipped ones also refund the buyer. The user's shipped orders as a buyer
+//! count as received, so their sellers are paid. Shipped orders of the user's
+//! stores can still be received by their buyers, and the money then reaches
+//! the closed account's balance. A closed account's balance stays on record
+//! like the rest of its history; it can no longer be spent or withdrawn.
 
 use rand::RngCore;
 use rusqlite::{params, Connection};
@@ -88,6 +90,7 @@ pub fn register(conn: &Connection, user_id: &str, hash: &str, now: i64) -> Resul
 pub fn unregister(conn: &Connection, user_id: &str, verified: &str, now: i64) -> Result<()> {
     require_hash(conn, user_id, verified)?;
     orders::cancel_open_orders_of(conn, user_id, now)?;
+    orders::receive_shipped_of(conn, user_id, now)?;
     end_sessions(conn, user_id)?;
     conn.prepare_cached("UPDATE users SET closed_at = ?2 WHERE user_id = ?1")?
         .execute(params![user_id, now])?;

@@ -206,7 +206,27 @@ pub fn receive(conn: &Connection, buyer_id: &str, order_id: &str, now: i64) -> R
     if order.status != Status::Shipped {
         return Err(wrong_state("receive", order.status));
     }
+    release(conn, &order, now)
+}
 
+/// Confirms receipt of every shipped order of a buyer whose account is being
+/// closed: the goods are on their way and the buyer can no longer confirm,
+/// so the seller is paid now rather than the money staying held for ever.
+pub fn receive_shipped_of(conn: &Connection, buyer_id: &str, now: i64) -> Result<()> {
+    let shipped = order_rowids(
+        conn,
+        "SELECT order_rowid FROM orders WHERE buyer_id = ?1 AND status = 'shipped'",
+        params![buyer_id],
+    )?;
+    for rowid in shipped {
+        release(conn, &load_rowid(conn, rowid)?, now)?;
+    }
+    Ok(())
+}
+
+/// Moves the money a shipped order holds to the owner of its store and marks
+/// it received.
+fn release(conn: &Connection, order: &Order, now: i64) -> Result<()> {
     // The store's owner, even if that account has been closed since: the
     // money it earned stays on its record.
     let owner: String = conn
