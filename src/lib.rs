@@ -21,6 +21,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod model;
+pub mod search;
 pub mod server;
 
 pub use app::App;

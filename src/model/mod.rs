@@ -9,6 +9,7 @@
 //! Values arrive already validated, as the types of [`types`].
 
 pub mod accounts;
+pub mod catalog;
 pub mod history;
 pub mod ledger;
 pub mod orders;
