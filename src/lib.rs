@@ -20,6 +20,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod import;
 pub mod model;
 pub mod search;
 pub mod server;

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use bookstore::config::{Config, ServeArgs};
+use bookstore::db::Db;
+use bookstore::import::{self, ImportArgs};
 use bookstore::{demo, Server};
 
 #[derive(Parser)]
@@ -23,11 +25,14 @@ struct Cli {
 enum Command {
     /// Serve the bookstore API over HTTP.
     Serve(ServeArgs),
+    /// List every book of a catalog file (course `book` table) in a store.
+    Import(ImportArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => serve(args.into()),
+        Command::Import(args) => import(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -53,6 +58,26 @@ fn serve(config: Config) -> Result<(), String> {
     print_settings(&server, &config);
     server.wait().map_err(|e| describe(&e))?;
     eprintln!("stopped");
+    Ok(())
+}
+
+/// Imports a catalog file into the database, with a progress bar.
+fn import(args: &ImportArgs) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let db = Db::open(&args.db, 1).map_err(|e| describe(&e))?;
+    let bar = import::progress_bar();
+    let now = bookstore::clock::Clock::default().now();
+    let done = import::import(&db, args, now, &bar).map_err(|e| describe(&e))?;
+    bar.finish_and_clear();
+    db.close().map_err(|e| describe(&e))?;
+    eprintln!(
+        "imported {} books into store {} in {:.2?} ({} already listed, {} unreadable rows skipped)",
+        done.listed,
+        args.store,
+        started.elapsed(),
+        done.already_listed,
+        done.unreadable,
+    );
     Ok(())
 }
 
