@@ -150,3 +150,12 @@ CREATE VIRTUAL TABLE IF NOT EXISTS book_text USING fts5(
     content = '',
     tokenize = 'unicode61 remove_diacritics 0'
 );
+
+-- Raised by one whenever a store lists a book. Searches keep the ranking of
+-- recent keywords under this number (src/search/cache.rs): while it stays
+-- the same, the set of listed books has not changed.
+CREATE TABLE IF NOT EXISTS catalog_version (
+    id      INTEGER PRIMARY KEY CHECK (id = 0),
+    version INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO catalog_version (id, version) VALUES (0, 0);

@@ -66,7 +66,10 @@ fn found_ids(app: &App, keyword: &str, store: Option<&str>) -> (usize, HashSet<S
     let mut total = 0;
     for number in 1.. {
         let page = Page::new(Some(number), Some(100)).unwrap();
-        let found = app.db.read(|c| find(c, &query, store, page)).unwrap();
+        let found = app
+            .db
+            .read(|c| find(c, &app.search_cache, &query, store, page))
+            .unwrap();
         total = found.total;
         if found.hits.is_empty() {
             break;
@@ -374,6 +377,25 @@ fn a_book_is_found_as_soon_as_it_is_added_and_shows_its_current_stock() {
     assert_eq!(before.body["books"][0]["stores"][0]["stock"], 4);
     assert_eq!(added.status, 200);
     assert_eq!(after.body["books"][0]["stores"][0]["stock"], 10);
+}
+
+#[test]
+fn a_repeated_store_search_sees_a_catalog_book_the_store_lists_later() {
+    let s = TestServer::start();
+    s.seller_with_store("a", "store-a", &[("b1", 100, 1)]);
+    let token = s.seller_with_store("b", "store-b", &[]);
+    let query = json!({"keyword": "一本书", "store_id": "store-b"});
+
+    let before = search(&s, query.clone());
+    s.add_book(&token, "b", "store-b", book("b1", 300), 2);
+    let after = search(&s, query);
+
+    assert_eq!(before.body["total"], 0);
+    assert_eq!(ids(&after), ["b1"]);
+    assert_eq!(
+        after.body["books"][0]["stores"],
+        json!([{"store_id": "store-b", "price": 300, "stock": 2}])
+    );
 }
 
 #[test]

@@ -81,7 +81,9 @@ pub fn books(app: &App, input: &Input) -> Result<Reply> {
     let page = Page::new(req.page, req.page_size)?;
     let store = req.store_id.as_deref().filter(|s| !s.is_empty());
 
-    let found = app.db.read(|c| find(c, &query, store, page))?;
+    let found = app
+        .db
+        .read(|c| find(c, &app.search_cache, &query, store, page))?;
     json::json(&SearchReply {
         message: "ok",
         total: found.total,

@@ -81,6 +81,7 @@ pub fn add_book(
     )?
     .execute(params![store_id, rowid, book.price, stock])?;
     ledger::stock(conn, store_id, rowid, Stock::Initial, stock, None, now)?;
+    search::index::catalog_changed(conn)?;
     Ok(rowid)
 }
 

@@ -16,8 +16,9 @@
 //!
 //! Ties are always broken by catalog order, so the order is total and pages
 //! never overlap or skip. `total` is exact: the whole match list is read,
-//! which bounds a search by the number of books its keyword matches (about
-//! 5 ms for a term found in all of 100,000 books).
+//! so the first search for a keyword costs about 0.1 µs per matching book
+//! (about 10 ms for a character found in every one of 100,000 books);
+//! [`Cache`] spares the repeats.
 //!
 //! Matches are read in rowid order and the store filter is applied here in
 //! Rust: in SQL, FTS5 would re-run the whole query once per listing of the
@@ -25,6 +26,7 @@
 
 use rusqlite::{params, Connection};
 
+use super::cache::{generation, Cache};
 use super::excerpt::excerpt;
 use super::query::{Field, Query};
 use crate::error::{Error, Result};
@@ -114,8 +116,14 @@ pub struct Hit {
 }
 
 /// Searches the catalog, or only the books `store` lists; 513 if that store
-/// does not exist.
-pub fn find(conn: &Connection, query: &Query, store: Option<&str>, page: Page) -> Result<Found> {
+/// does not exist. Rankings are kept in `cache`.
+pub fn find(
+    conn: &Connection,
+    cache: &Cache,
+    query: &Query,
+    store: Option<&str>,
+    page: Page,
+) -> Result<Found> {
     if let Some(store) = store {
         store_owner(conn, store)?.ok_or(Error::NoSuchStore)?;
     }
@@ -123,7 +131,9 @@ pub fn find(conn: &Connection, query: &Query, store: Option<&str>, page: Page) -
         return Ok(Found::default());
     };
 
-    let ranked = rank(conn, query, &expression, store)?;
+    let ranked = cache.ranked(generation(conn)?, store, &expression, || {
+        rank(conn, query, &expression, store)
+    })?;
     let hits = ranked
         .iter()
         .skip(page.offset())

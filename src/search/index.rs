@@ -1,4 +1,5 @@
-//! Writing a book into the full-text index.
+//! Writing a book into the full-text index, and marking the catalog as
+//! changed for the search cache.
 
 use rusqlite::{params, Connection};
 
@@ -25,5 +26,14 @@ pub fn index_book(conn: &Connection, rowid: i64, book: &NewBook) -> Result<()> {
         field(&book.content),
         field(&book.isbn),
     ])?;
+    Ok(())
+}
+
+/// Records that a store listed a book, so rankings kept by
+/// [`Cache`](super::Cache) from before are not reused. Runs in the
+/// caller's transaction.
+pub fn catalog_changed(conn: &Connection) -> Result<()> {
+    conn.prepare_cached("UPDATE catalog_version SET version = version + 1 WHERE id = 0")?
+        .execute([])?;
     Ok(())
 }
