@@ -141,10 +141,21 @@ CREATE TABLE IF NOT EXISTS stock_ledger (
 CREATE INDEX IF NOT EXISTS stock_ledger_by_listing ON stock_ledger(store_id, book_rowid);
 
 -- Full-text index of the catalog. Its rowid is the book's `book_rowid`. The
--- text is segmented by the server before it is stored (see src/search), so
--- the table is contentless and the built-in tokenizer only splits on spaces.
+-- text is segmented by the server before it is stored (CJK bigrams and
+-- single characters, lowercased words: see src/search/segment.rs), so the
+-- table is contentless and the built-in tokenizer only splits on spaces.
+-- `isbn` is searched too, so a book can be found by its ISBN.
 CREATE VIRTUAL TABLE IF NOT EXISTS book_text USING fts5(
-    title, author, tags, book_intro, content,
+    title, author, tags, book_intro, content, isbn,
     content = '',
     tokenize = 'unicode61 remove_diacritics 0'
 );
+
+-- Raised by one whenever a store lists a book. Searches keep the ranking of
+-- recent keywords under this number (src/search/cache.rs): while it stays
+-- the same, the set of listed books has not changed.
+CREATE TABLE IF NOT EXISTS catalog_version (
+    id      INTEGER PRIMARY KEY CHECK (id = 0),
+    version INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO catalog_version (id, version) VALUES (0, 0);

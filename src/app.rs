@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::Result;
 use crate::model::passwords::Passwords;
+use crate::search;
 
 /// Read-only connections opened beside the writer.
 const READERS: usize = 4;
@@ -16,6 +17,8 @@ pub struct App {
     pub db: Db,
     pub clock: Clock,
     pub passwords: Passwords,
+    /// Rankings of recent searches.
+    pub search_cache: search::Cache,
 }
 
 impl App {
@@ -28,6 +31,7 @@ impl App {
             db,
             clock: Clock::default(),
             passwords,
+            search_cache: search::Cache::default(),
         })
     }
 

@@ -20,7 +20,9 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod import;
 pub mod model;
+pub mod search;
 pub mod server;
 
 pub use app::App;

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use bookstore::config::{Config, ServeArgs, DEFAULT_DB};
+use bookstore::db::Db;
+use bookstore::import::{self, ImportArgs};
 use bookstore::model::audit;
 use bookstore::{demo, Server};
 
@@ -33,12 +35,15 @@ enum Command {
         #[arg(long, env = "BOOKSTORE_DB", default_value = DEFAULT_DB)]
         db: PathBuf,
     },
+    /// List every book of a catalog file (course `book` table) in a store.
+    Import(ImportArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => serve(args.into()),
         Command::Check { db } => check(&db),
+        Command::Import(args) => import(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -83,6 +88,26 @@ fn check(path: &Path) -> Result<(), String> {
         ));
     }
     println!("{}: ok", path.display());
+    Ok(())
+}
+
+/// Imports a catalog file into the database, with a progress bar.
+fn import(args: &ImportArgs) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let db = Db::open(&args.db, 1).map_err(|e| describe(&e))?;
+    let bar = import::progress_bar();
+    let now = bookstore::clock::Clock::default().now();
+    let done = import::import(&db, args, now, &bar).map_err(|e| describe(&e))?;
+    bar.finish_and_clear();
+    db.close().map_err(|e| describe(&e))?;
+    eprintln!(
+        "imported {} books into store {} in {:.2?} ({} already listed, {} unreadable rows skipped)",
+        done.listed,
+        args.store,
+        started.elapsed(),
+        done.already_listed,
+        done.unreadable,
+    );
     Ok(())
 }
 

@@ -7,9 +7,11 @@
 //! error becomes the contract's code with a JSON message.
 
 pub mod auth;
+pub mod books;
 pub mod buyer;
 pub mod json;
 mod orders_json;
+pub mod search;
 pub mod seller;
 pub mod testing;
 
@@ -40,7 +42,9 @@ impl Input<'_> {
 
 type Handler = fn(&App, &Input) -> Result<Reply>;
 
-/// Every fixed path, its method and its handler.
+/// Every path, its method and its handler. A path ending in `*` stands for
+/// every longer path that starts with what comes before the `*`; the
+/// handler reads the rest.
 const ROUTES: &[(&str, &str, Handler)] = &[
     ("/auth/register", "POST", auth::register),
     ("/auth/unregister", "POST", auth::unregister),
@@ -58,6 +62,8 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     ("/buyer/query_orders", "POST", buyer::query_orders),
     ("/buyer/cancel_order", "POST", buyer::cancel_order),
     ("/buyer/receive_order", "POST", buyer::receive_order),
+    ("/search/books", "POST", search::books),
+    ("/books/*", "GET", books::get),
     ("/health", "GET", health),
 ];
 
@@ -90,7 +96,7 @@ fn route(app: &App, input: &Input) -> Result<Handler> {
     };
     let mut known_path = false;
     for &(path, method, handler) in ROUTES.iter().chain(test_routes) {
-        if path == input.path {
+        if matches(path, input.path) {
             if method == input.method {
                 return Ok(handler);
             }
@@ -102,6 +108,14 @@ fn route(app: &App, input: &Input) -> Result<Handler> {
     } else {
         Error::NotFound
     })
+}
+
+/// Whether a route's path names `path`.
+fn matches(route: &str, path: &str) -> bool {
+    match route.strip_suffix('*') {
+        Some(prefix) => path.len() > prefix.len() && path.starts_with(prefix),
+        None => route == path,
+    }
 }
 
 /// `GET /health`: the server is up. The cheapest request there is, used by

@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod catalog;
 pub mod history;
 pub mod ledger;
 pub mod orders;

@@ -12,6 +12,7 @@ use super::ledger::{self, Stock};
 use super::types::NewBook;
 use super::{optional, orders};
 use crate::error::{Error, Result};
+use crate::search;
 
 /// Creates an empty store owned by `owner_id`.
 pub fn create_store(conn: &Connection, owner_id: &str, store_id: &str, now: i64) -> Result<()> {
@@ -80,6 +81,7 @@ pub fn add_book(
     )?
     .execute(params![store_id, rowid, book.price, stock])?;
     ledger::stock(conn, store_id, rowid, Stock::Initial, stock, None, now)?;
+    search::index::catalog_changed(conn)?;
     Ok(rowid)
 }
 
@@ -130,7 +132,8 @@ pub fn listing(conn: &Connection, store_id: &str, book_rowid: i64) -> Result<Opt
     )
 }
 
-/// Writes a new catalog entry with its pictures; returns its row id.
+/// Writes a new catalog entry with its pictures and its full-text index
+/// entry; returns its row id.
 fn insert_book(conn: &Connection, b: &NewBook) -> Result<i64> {
     conn.prepare_cached(
         "INSERT INTO books (book_id, title, author, publisher, original_title, translator,
@@ -156,6 +159,7 @@ fn insert_book(conn: &Connection, b: &NewBook) -> Result<i64> {
         b.tags.join("\n"),
     ])?;
     let rowid = conn.last_insert_rowid();
+    search::index::index_book(conn, rowid, b)?;
 
     let mut insert = conn.prepare_cached(
         "INSERT INTO pictures (book_rowid, position, mime, bytes) VALUES (?1, ?2, ?3, ?4)",

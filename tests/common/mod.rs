@@ -330,3 +330,56 @@ pub fn book(id: &str, price: i64) -> Value {
         "pictures": []
     })
 }
+
+/// A valid 1x1 PNG (one red pixel), built byte by byte.
+pub fn tiny_png() -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend((data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend(kind);
+        out.extend(data);
+        let crc = crc32(&out[start..]);
+        out.extend(crc.to_be_bytes());
+    }
+    // One scanline: filter byte 0, then R G B, in a stored (uncompressed)
+    // zlib block with its Adler-32.
+    let raw = [0u8, 255, 0, 0];
+    let mut zlib = vec![0x78, 0x01, 0x01, 4, 0, !4, 0xFF];
+    zlib.extend(raw);
+    let (a, b) = raw.iter().fold((1u32, 0u32), |(a, b), &x| {
+        let a = (a + u32::from(x)) % 65521;
+        (a, (b + a) % 65521)
+    });
+    zlib.extend(((b << 16) | a).to_be_bytes());
+
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut png, b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]);
+    chunk(&mut png, b"IDAT", &zlib);
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+/// The start of a JFIF JPEG and its end marker: enough for any reader that
+/// sniffs the type, and bytes that must come back unchanged.
+pub fn tiny_jpeg() -> Vec<u8> {
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+    jpeg.extend(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+    jpeg.extend((0..=255u8).collect::<Vec<_>>()); // every byte value once
+    jpeg.extend([0xFF, 0xD9]);
+    jpeg
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}

@@ -1,0 +1,140 @@
+//! Reading the catalog: one book's description, its pictures, and the stores
+//! that sell it.
+
+use rusqlite::{params, Connection};
+
+use super::optional;
+use super::stores::image_mime;
+use crate::error::Result;
+
+/// One store's offer of a book.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    pub store_id: String,
+    pub price: i64,
+    pub stock: i64,
+}
+
+/// A book's description as stored, with the number of its pictures.
+#[derive(Clone, Debug, Default)]
+pub struct BookView {
+    pub book_id: String,
+    pub title: String,
+    pub author: Option<String>,
+    pub publisher: Option<String>,
+    pub original_title: Option<String>,
+    pub translator: Option<String>,
+    pub pub_year: Option<String>,
+    pub pages: Option<i64>,
+    pub binding: Option<String>,
+    pub isbn: Option<String>,
+    pub currency_unit: Option<String>,
+    pub author_intro: Option<String>,
+    pub book_intro: Option<String>,
+    pub content: Option<String>,
+    pub tags: Vec<String>,
+    pub pictures: i64,
+}
+
+/// A stored picture: its media type, read from the bytes, and the bytes.
+#[derive(Clone, Debug)]
+pub struct Picture {
+    pub mime: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// The stores selling a book, cheapest first (then by store id), at most
+/// `limit` of them, and how many there are in all. With `store`, only that
+/// store's offer, if it has one.
+pub fn offers(
+    conn: &Connection,
+    book_rowid: i64,
+    store: Option<&str>,
+    limit: i64,
+) -> Result<(Vec<Offer>, i64)> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT store_id, price, stock FROM listings
+         WHERE book_rowid = ?1 AND (?2 IS NULL OR store_id = ?2)
+         ORDER BY price, store_id LIMIT ?3",
+    )?;
+    let offers = stmt
+        .query_map(params![book_rowid, store, limit], |r| {
+            Ok(Offer {
+                store_id: r.get(0)?,
+                price: r.get(1)?,
+                stock: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if (offers.len() as i64) < limit {
+        let count = offers.len() as i64;
+        return Ok((offers, count));
+    }
+    let count = conn
+        .prepare_cached(
+            "SELECT count(*) FROM listings WHERE book_rowid = ?1 AND (?2 IS NULL OR store_id = ?2)",
+        )?
+        .query_row(params![book_rowid, store], |r| r.get(0))?;
+    Ok((offers, count))
+}
+
+/// The description of the book with id `book_id`, if there is one.
+pub fn book(conn: &Connection, book_id: &str) -> Result<Option<(i64, BookView)>> {
+    optional(
+        conn,
+        "SELECT book_rowid, book_id, title, author, publisher, original_title, translator,
+                pub_year, pages, binding, isbn, currency_unit, author_intro, book_intro,
+                content, tags,
+                (SELECT count(*) FROM pictures p WHERE p.book_rowid = b.book_rowid)
+         FROM books b WHERE book_id = ?1",
+        [book_id],
+        |r| {
+            let view = BookView {
+                book_id: r.get(1)?,
+                title: r.get(2)?,
+                author: r.get(3)?,
+                publisher: r.get(4)?,
+                original_title: r.get(5)?,
+                translator: r.get(6)?,
+                pub_year: r.get(7)?,
+                pages: r.get(8)?,
+                binding: r.get(9)?,
+                isbn: r.get(10)?,
+                currency_unit: r.get(11)?,
+                author_intro: r.get(12)?,
+                book_intro: r.get(13)?,
+                content: r.get(14)?,
+                tags: split_tags(&r.get::<_, String>(15)?),
+                pictures: r.get(16)?,
+            };
+            Ok((r.get(0)?, view))
+        },
+    )
+}
+
+/// Picture number `position` (from 0) of the book with id `book_id`.
+pub fn picture(conn: &Connection, book_id: &str, position: i64) -> Result<Option<Picture>> {
+    optional(
+        conn,
+        "SELECT p.bytes FROM pictures p JOIN books b ON b.book_rowid = p.book_rowid
+         WHERE b.book_id = ?1 AND p.position = ?2",
+        params![book_id, position],
+        |r| {
+            let bytes: Vec<u8> = r.get(0)?;
+            Ok(Picture {
+                mime: image_mime(&bytes),
+                bytes,
+            })
+        },
+    )
+}
+
+/// The tags stored as one newline-separated text, as a list.
+pub fn split_tags(joined: &str) -> Vec<String> {
+    joined
+        .split('\n')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}

@@ -1,0 +1,117 @@
+//! The ranked matches of recent searches, kept for reuse.
+//!
+//! Ranking a common keyword reads every book it matches, which takes
+//! milliseconds on a large catalog. The ranking depends only on which books
+//! are listed where, and a book's text never changes once written, so it
+//! stays right until a store lists a book, which raises the catalog's
+//! version (`catalog_version`, in the same transaction). Ranked lists are
+//! kept under the version their read transaction saw; a search that sees
+//! the same version reuses the list, so further pages of a keyword and
+//! repeated keywords cost only the page itself. Orders and stock changes
+//! leave the version alone: stock is read fresh for every page.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::Connection;
+
+use crate::error::Result;
+
+/// At most this many rowids are held over all kept lists (8 bytes each);
+/// past it the cache is emptied and fills again with what is searched next.
+pub const MAX_HELD: usize = 4_000_000;
+
+/// What a list is kept under: the store searched (`None` for the whole
+/// catalog) and the FTS5 expression.
+type Key = (Option<String>, String);
+
+/// Ranked rowid lists by store and FTS5 expression, for one version of the
+/// catalog.
+#[derive(Default)]
+pub struct Cache {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    generation: i64,
+    lists: HashMap<Key, Arc<Vec<i64>>>,
+    held: usize,
+}
+
+/// The version of the catalog the transaction on `conn` sees.
+pub fn generation(conn: &Connection) -> Result<i64> {
+    let mut stmt = conn.prepare_cached("SELECT version FROM catalog_version WHERE id = 0")?;
+    Ok(stmt.query_row([], |r| r.get(0))?)
+}
+
+impl Cache {
+    /// The list kept for `store` and `expression` at `generation`, or the
+    /// one `rank` makes, which is then kept. `rank` runs without holding the
+    /// cache's lock.
+    pub fn ranked(
+        &self,
+        generation: i64,
+        store: Option<&str>,
+        expression: &str,
+        rank: impl FnOnce() -> Result<Vec<i64>>,
+    ) -> Result<Arc<Vec<i64>>> {
+        let key = (store.map(String::from), expression.to_string());
+        {
+            let inner = self.lock();
+            if inner.generation == generation {
+                if let Some(list) = inner.lists.get(&key) {
+                    return Ok(list.clone());
+                }
+            }
+        }
+        let list = Arc::new(rank()?);
+        self.keep(generation, key, list.clone());
+        Ok(list)
+    }
+
+    fn keep(&self, generation: i64, key: Key, list: Arc<Vec<i64>>) {
+        let mut inner = self.lock();
+        // A list from an older snapshot than the kept ones is not kept.
+        if generation < inner.generation {
+            return;
+        }
+        if generation > inner.generation || inner.held + list.len() > MAX_HELD {
+            *inner = Inner {
+                generation,
+                ..Inner::default()
+            };
+        }
+        inner.held += list.len();
+        inner.lists.insert(key, list);
+    }
+
+    /// A panic while the lock was held cannot leave a half-written entry
+    /// (each change is one assignment or insert), so poison is ignored.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(cache: &Cache, generation: i64, store: Option<&str>, value: i64) -> Vec<i64> {
+        cache
+            .ranked(generation, store, "k", || Ok(vec![value]))
+            .unwrap()
+            .to_vec()
+    }
+
+    #[test]
+    fn a_list_is_reused_only_for_the_same_catalog_state() {
+        let cache = Cache::default();
+        assert_eq!(list(&cache, 5, None, 1), [1]);
+        assert_eq!(list(&cache, 5, None, 2), [1]);
+        assert_eq!(list(&cache, 5, Some("s"), 3), [3]);
+        assert_eq!(list(&cache, 6, None, 4), [4]);
+        assert_eq!(list(&cache, 5, None, 5), [5]);
+        assert_eq!(list(&cache, 6, None, 6), [4]);
+    }
+}

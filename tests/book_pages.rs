@@ -1,0 +1,129 @@
+//! `GET /books/{book_id}` and `GET /books/{book_id}/pictures/{n}`.
+
+mod common;
+
+use base64::Engine;
+use common::{book, tiny_jpeg, tiny_png, TestServer};
+use serde_json::{json, Value};
+
+fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn json_of(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).expect("a JSON body")
+}
+
+#[test]
+fn pictures_come_back_byte_for_byte_with_the_type_read_from_their_bytes() {
+    let s = TestServer::start();
+    let token = s.seller_with_store("seller", "store", &[]);
+    let (png, jpeg) = (tiny_png(), tiny_jpeg());
+    let mut info = book("b1", 100);
+    info["pictures"] = json!([base64(&png), base64(&jpeg)]);
+    s.add_book(&token, "seller", "store", info, 1);
+
+    let first = s.get("/books/b1/pictures/0");
+    let second = s.get("/books/b1/pictures/1");
+    let missing = s.get("/books/b1/pictures/2");
+
+    assert_eq!((first.0, first.1.as_str()), (200, "image/png"));
+    assert_eq!(first.2, png);
+    assert_eq!((second.0, second.1.as_str()), (200, "image/jpeg"));
+    assert_eq!(second.2, jpeg);
+    assert_eq!(missing.0, 404);
+    assert_eq!(json_of(&missing.2)["message"], "not found");
+}
+
+#[test]
+fn pictures_are_stored_as_raw_bytes_apart_from_the_description() {
+    let s = TestServer::start();
+    let token = s.seller_with_store("seller", "store", &[]);
+    let png = tiny_png();
+    let mut info = book("b1", 100);
+    info["pictures"] = json!([base64(&png)]);
+    s.add_book(&token, "seller", "store", info, 1);
+
+    let conn = rusqlite::Connection::open(s.db_path()).unwrap();
+    let (stored, mime): (Vec<u8>, String) = conn
+        .query_row("SELECT bytes, mime FROM pictures", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let mut every_column = conn.prepare("SELECT * FROM books").unwrap();
+    let columns = every_column.column_count();
+    let description: Vec<String> = every_column
+        .query_row([], |r| {
+            (0..columns)
+                .map(|i| r.get_ref(i).map(|v| format!("{v:?}")))
+                .collect()
+        })
+        .unwrap();
+
+    assert_eq!(stored, png);
+    assert_eq!(mime, "image/png");
+    assert!(description.len() > 10);
+    assert!(description.iter().all(|v| !v.contains(&base64(&png))));
+}
+
+#[test]
+fn the_book_page_shows_the_description_picture_urls_and_every_offer() {
+    let s = TestServer::start();
+    let a = s.seller_with_store("a", "store-a", &[]);
+    let mut info = book("a/b 书", 2500);
+    info["tags"] = json!(["小说", "经典"]);
+    info["pictures"] = json!([base64(&tiny_png())]);
+    s.add_book(&a, "a", "store-a", info.clone(), 3);
+    let b = s.seller_with_store("b", "store-b", &[]);
+    info["price"] = json!(1999);
+    s.add_book(&b, "b", "store-b", info, 0);
+
+    let (status, content_type, body) = s.get("/books/a%2Fb%20%E4%B9%A6");
+
+    assert_eq!((status, content_type.as_str()), (200, "application/json"));
+    let page = json_of(&body);
+    assert_eq!(page["message"], "ok");
+    assert_eq!(page["book"]["id"], "a/b 书");
+    assert_eq!(page["book"]["title"], "书 a/b 书");
+    assert_eq!(page["book"]["author"], "作者");
+    assert_eq!(page["book"]["pages"], 100);
+    assert_eq!(page["book"]["isbn"], Value::Null);
+    assert_eq!(page["book"]["tags"], json!(["小说", "经典"]));
+    let url = page["book"]["pictures"][0].as_str().unwrap();
+    assert_eq!(url, "/books/a%2Fb%20%E4%B9%A6/pictures/0");
+    assert_eq!(s.get(url).2, tiny_png());
+    assert_eq!(
+        page["stores"],
+        json!([
+            {"store_id": "store-b", "price": 1999, "stock": 0},
+            {"store_id": "store-a", "price": 2500, "stock": 3}
+        ])
+    );
+    assert_eq!(page["store_count"], 2);
+}
+
+#[test]
+fn unknown_books_and_malformed_book_paths_answer_404_and_other_methods_405() {
+    let s = TestServer::start();
+    s.seller_with_store("seller", "store", &[("b1", 100, 1)]);
+
+    for path in [
+        "/books/nope",
+        "/books/nope/pictures/0",
+        "/books/b1/pictures/0",
+        "/books/b1/pictures/x",
+        "/books/b1/pictures/-1",
+        "/books/b1/extra",
+        "/books/%ZZ",
+        "/books/",
+    ] {
+        let (status, content_type, body) = s.get(path);
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(content_type, "application/json", "{path}");
+        assert_eq!(json_of(&body)["message"], "not found", "{path}");
+    }
+    let post = s.post("/books/b1", json!({}));
+    assert_eq!(post.status, 405);
+    let search_get = s.get("/search/books");
+    assert_eq!(search_get.0, 405);
+}
