@@ -13,7 +13,7 @@
 //! always pays the full Argon2id cost.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -33,6 +33,40 @@ pub struct Passwords {
     argon: Argon2<'static>,
     key: [u8; 32],
     confirmed: Mutex<HashMap<String, Tag>>,
+    slots: Slots,
+}
+
+/// Bounds how many Argon2id computations run at once. Each takes its full
+/// memory cost (19 MiB by default) and a whole core; running more of them
+/// than there are cores only multiplies the memory and slows each one.
+struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Slots {
+    fn new(n: usize) -> Slots {
+        Slots {
+            free: Mutex::new(n.max(1)),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Runs `f` once a slot is free.
+    fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        drop(free);
+
+        let value = f();
+
+        *self.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.freed.notify_one();
+        value
+    }
 }
 
 impl Passwords {
@@ -46,14 +80,15 @@ impl Passwords {
             argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
             key,
             confirmed: Mutex::new(HashMap::new()),
+            slots: Slots::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
         })
     }
 
     /// A salted hash of `password`, in PHC string format.
     pub fn hash(&self, password: &str) -> Result<String> {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        self.argon
-            .hash_password(password.as_bytes(), &salt)
+        self.slots
+            .run(|| self.argon.hash_password(password.as_bytes(), &salt))
             .map(|h| h.to_string())
             .map_err(|e| Error::Internal(format!("hashing a password: {e}")))
     }
@@ -69,10 +104,12 @@ impl Passwords {
         // The slow path: a full Argon2id verification with the stored cost.
         let parsed = PasswordHash::new(stored)
             .map_err(|e| Error::Internal(format!("stored password hash of {user_id:?}: {e}")))?;
-        if Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_err()
-        {
+        let matched = self.slots.run(|| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        });
+        if !matched {
             return Err(Error::Unauthorized);
         }
         self.remember(user_id, tag);
