@@ -126,3 +126,19 @@ fn a_short_search_run_finds_books_without_errors() {
     assert_eq!(report.error_count(), 0, "{}", report.text());
     assert_eq!(report.scenarios[0].requests, 100);
 }
+
+#[test]
+fn sessions_that_connect_all_at_once_are_all_served_at_once() {
+    let s = TestServer::start();
+    let mut args = short(&s.url, &[Choice::Empty], 0);
+    args.sessions = 32;
+    args.orders = None;
+    args.seconds = Some(1.5);
+
+    let report = bench::run(&args).unwrap();
+
+    // A session left waiting for a thread would get its first answer only
+    // when the others disconnect, at the end of the run.
+    let health = &report.scenarios[0].endpoints[0];
+    assert!(health.max_us < 750_000, "{}", report.text());
+}
