@@ -115,6 +115,12 @@ CREATE TABLE IF NOT EXISTS order_lines (
 -- Append-only record of every movement of money. `amount` is signed from the
 -- user's side: deposits, releases to the seller and refunds are positive,
 -- withdrawals and payments negative. A user's balance is the sum of its rows.
+--
+-- Neither ledger has an index beyond its row id, on purpose: every order line
+-- and payment appends a row, and an index by user or by listing would put
+-- each of those rows on a page of its own at a random place, which more than
+-- doubled the pages a new order writes. The ledgers are read whole, by
+-- consistency checks that add them up with one GROUP BY.
 CREATE TABLE IF NOT EXISTS money_ledger (
     entry_id    INTEGER PRIMARY KEY,
     user_id     TEXT NOT NULL REFERENCES users(user_id),
@@ -124,7 +130,6 @@ CREATE TABLE IF NOT EXISTS money_ledger (
     order_rowid INTEGER REFERENCES orders(order_rowid),
     at          INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS money_ledger_by_user ON money_ledger(user_id);
 
 -- Append-only record of every movement of stock; a listing's stock is the sum
 -- of its rows.
@@ -138,7 +143,6 @@ CREATE TABLE IF NOT EXISTS stock_ledger (
     at          INTEGER NOT NULL,
     FOREIGN KEY (store_id, book_rowid) REFERENCES listings(store_id, book_rowid)
 );
-CREATE INDEX IF NOT EXISTS stock_ledger_by_listing ON stock_ledger(store_id, book_rowid);
 
 -- Full-text index of the catalog. Its rowid is the book's `book_rowid`. The
 -- text is segmented by the server before it is stored (CJK bigrams and

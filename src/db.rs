@@ -6,6 +6,12 @@
 //! committed state without waiting for the writer, so queries and searches do
 //! not queue behind orders.
 //!
+//! Committed pages are copied from the write-ahead log into the main file by
+//! [`Db::checkpoint`], which the server's background thread runs on a
+//! connection of its own: a checkpoint writes and syncs the file, and a
+//! request should not wait for that. The writer checkpoints by itself only
+//! if the log grows past [`WAL_BACKSTOP_PAGES`] anyway.
+//!
 //! The file's `user_version` is its schema version. Older files are upgraded
 //! step by step on opening; a file written by a newer release is refused
 //! rather than misread.
@@ -34,11 +40,17 @@ const UPGRADES: &[&str] = &[];
 /// `bookstore check` reading a live file) before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The database: one writing connection and a small pool of reading ones.
+/// Pages in the write-ahead log at which the writer checkpoints by itself,
+/// when the background checkpoints do not keep up (or do not run).
+const WAL_BACKSTOP_PAGES: i64 = 10_000;
+
+/// The database: one writing connection, a small pool of reading ones, and
+/// one that only checkpoints.
 pub struct Db {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    checkpointer: Mutex<Connection>,
 }
 
 impl Db {
@@ -47,7 +59,12 @@ impl Db {
     pub fn open(path: &Path, readers: usize) -> Result<Db> {
         let writer = Connection::open(path)?;
         configure(&writer)?;
+        writer.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES};"
+        ))?;
         migrate(&writer)?;
+        let checkpointer = Connection::open(path)?;
+        configure(&checkpointer)?;
 
         let readers = (0..readers.max(1))
             .map(|_| open_reader(path).map(Mutex::new))
@@ -56,6 +73,7 @@ impl Db {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
+            checkpointer: Mutex::new(checkpointer),
         })
     }
 
@@ -77,6 +95,14 @@ impl Db {
         let value = f(&tx)?;
         tx.finish()?;
         Ok(value)
+    }
+
+    /// Copies what the write-ahead log holds into the main file, as far as
+    /// readers allow, without waiting for or blocking the writer.
+    pub fn checkpoint(&self) -> Result<()> {
+        let conn = lock(&self.checkpointer);
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// Waits for the writer and checkpoints the write-ahead log into the main

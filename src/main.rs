@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use bookstore::bench::generate::GenerateArgs;
+use bookstore::bench::BenchArgs;
 use bookstore::config::{Config, ServeArgs, DEFAULT_DB};
 use bookstore::db::Db;
 use bookstore::import::{self, ImportArgs};
@@ -37,6 +39,10 @@ enum Command {
     },
     /// List every book of a catalog file (course `book` table) in a store.
     Import(ImportArgs),
+    /// Measure a running server with the course workload and more.
+    Bench(BenchArgs),
+    /// Write a large synthetic database for the benchmark's scale scenarios.
+    Generate(GenerateArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +50,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args.into()),
         Command::Check { db } => check(&db),
         Command::Import(args) => import(&args),
+        Command::Bench(args) => bench(&args),
+        Command::Generate(args) => generate(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -107,6 +115,36 @@ fn import(args: &ImportArgs) -> Result<(), String> {
         started.elapsed(),
         done.already_listed,
         done.unreadable,
+    );
+    Ok(())
+}
+
+/// Runs the benchmark and prints its report; fails if any request failed.
+fn bench(args: &BenchArgs) -> Result<(), String> {
+    let report = bookstore::bench::run(args)?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        println!("{json}");
+    } else {
+        print!("{}", report.text());
+    }
+    match report.error_count() {
+        0 => Ok(()),
+        n => Err(format!("{n} requests failed")),
+    }
+}
+
+fn generate(args: &GenerateArgs) -> Result<(), String> {
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let done = bookstore::bench::generate::generate(args, progress).map_err(|e| describe(&e))?;
+    eprintln!(
+        "{}: {} books in {} stores, {} buyers, {} orders, written in {:.1} s",
+        args.db.display(),
+        done.books,
+        done.stores,
+        done.buyers,
+        done.orders,
+        done.seconds
     );
     Ok(())
 }

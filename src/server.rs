@@ -238,12 +238,16 @@ fn response(reply: Reply) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
         .with_header(content_type)
 }
 
-/// The background sweep: cancels overdue orders and drops expired sessions.
+/// The background sweep: cancels overdue orders and drops expired sessions,
+/// and checkpoints the database at every tick, so that requests never have to.
 fn sweep(app: &App, stopping: &AtomicBool) {
     let tick = Duration::from_millis(100);
     let mut last = Instant::now();
     while !stopping.load(Ordering::SeqCst) {
         thread::sleep(tick);
+        if let Err(e) = app.db.checkpoint() {
+            eprintln!("error: checkpoint: {}", log_cause(&e));
+        }
         if last.elapsed() < SWEEP_EVERY {
             continue;
         }

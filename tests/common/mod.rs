@@ -167,6 +167,16 @@ impl TestServer {
         a.body["token"].as_str().expect("token").to_string()
     }
 
+    /// Logs `user_id` in with `password`; returns the token.
+    pub fn login_as(&self, user_id: &str, password: &str) -> String {
+        let a = self.post(
+            "/auth/login",
+            json!({"user_id": user_id, "password": password, "terminal": "test"}),
+        );
+        assert_eq!(a.status, 200, "login {user_id}: {a:?}");
+        a.body["token"].as_str().expect("token").to_string()
+    }
+
     /// Registers and logs in; returns the token.
     pub fn user(&self, user_id: &str) -> String {
         self.register(user_id);

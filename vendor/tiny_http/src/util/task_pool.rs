@@ -69,7 +69,12 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
+        // Patched: a thread woken for an earlier task still counts as
+        // waiting until it runs, so several connections arriving at once
+        // were queued for one idle thread; the rest waited until some other
+        // connection closed. Start a thread unless an idle one is left over
+        // for this task.
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
             self.add_thread(Some(code));
         } else {
             queue.push_back(code);
