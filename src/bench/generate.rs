@@ -30,7 +30,6 @@ use crate::db::{Db, SCHEMA};
 use crate::error::{Error, Result};
 use crate::model::ledger::{self, Money, Stock};
 use crate::model::passwords::Passwords;
-use crate::model::types::NewBook;
 use crate::model::{accounts, orders, stores};
 
 /// Seconds in a day.
@@ -241,21 +240,11 @@ fn write_books(
         let s = synthetic::store_of(n, stores);
         let (seller, store) = (synthetic::seller_id(s), synthetic::store_id(s));
         let rowid = stores::add_book(conn, &seller, &store, &book, INITIAL_STOCK, now)?;
-        index_book(conn, rowid, &book)?;
         rowids.push(rowid);
         prices.push(book.price);
         gate.done();
     }
     Ok((rowids, prices))
-}
-
-/// Adds a generated book to the full-text index.
-///
-/// The index and the segmentation of its text belong to the search module;
-/// until that is wired in here, generated books are not indexed and a
-/// search over a generated file finds nothing.
-fn index_book(_conn: &Connection, _rowid: i64, _book: &NewBook) -> Result<()> {
-    Ok(())
 }
 
 /// How a synthetic order ended.
