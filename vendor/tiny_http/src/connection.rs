@@ -107,6 +107,16 @@ impl Connection {
         }
     }
 
+    /// Patched in: sends small writes at once instead of waiting for the
+    /// peer to acknowledge earlier ones (TCP only).
+    pub(crate) fn set_nodelay(&self) -> std::io::Result<()> {
+        match self {
+            Connection::Tcp(s) => s.set_nodelay(true),
+            #[cfg(unix)]
+            Connection::Unix(_) => Ok(()),
+        }
+    }
+
     pub(crate) fn try_clone(&self) -> std::io::Result<Self> {
         match self {
             Self::Tcp(s) => s.try_clone().map(Self::from),

@@ -302,6 +302,10 @@ impl Server {
                         // is dropped after READ_TIMEOUT instead of holding a
                         // thread forever.
                         sock.set_read_timeout(Some(READ_TIMEOUT)).ok();
+                        // Patched: answers are written whole; the last,
+                        // partly filled segment of a large one must not wait
+                        // for the client's delayed acknowledgement (40 ms).
+                        sock.set_nodelay().ok();
                         let (read_closable, write_closable) = match ssl {
                             None => RefinedTcpStream::new(sock),
                             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
