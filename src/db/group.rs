@@ -109,21 +109,33 @@ impl Inner {
         Ok(group)
     }
 
-    /// Runs `f` in a savepoint: kept if it succeeds, undone if it fails. If
-    /// the savepoint itself cannot be closed, the whole transaction is rolled
-    /// back and its group fails.
+    /// Runs `f`: kept if it succeeds, undone if it fails. The first request
+    /// of a transaction needs no savepoint, since undoing it means rolling
+    /// the transaction back; the others run in one. If a savepoint cannot
+    /// be closed, the whole transaction is rolled back and its group fails.
     fn run<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        self.conn.prepare_cached("SAVEPOINT request")?.execute([])?;
+        let first = self.members == 0;
+        if !first {
+            self.conn.prepare_cached("SAVEPOINT request")?.execute([])?;
+        }
         let result = catch_unwind(AssertUnwindSafe(|| f(&self.conn)))
             .unwrap_or_else(|_| Err(Error::Internal("a write panicked".into())));
-        let end = if result.is_ok() {
-            "RELEASE request"
-        } else {
-            "ROLLBACK TO request; RELEASE request"
+        let end = match (first, result.is_ok()) {
+            (true, true) => return result,
+            (true, false) => "ROLLBACK",
+            (false, true) => "RELEASE request",
+            (false, false) => "ROLLBACK TO request; RELEASE request",
         };
         if let Err(e) = self.conn.execute_batch(end) {
             self.abort(&e);
             return Err(e.into());
+        }
+        if first {
+            // Rolled back: the transaction and its group, which holds only
+            // this request, are over.
+            if let Some(group) = self.open.take() {
+                group.finish(Ok(()));
+            }
         }
         result
     }
