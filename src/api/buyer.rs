@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::auth::verify_password;
+use super::auth::with_password;
 use super::json::{self, decode, int_or_digits, Reply};
 use super::orders_json::{orders_json, Paging};
 use super::Input;
@@ -90,11 +90,11 @@ pub fn new_order(app: &App, input: &Input) -> Result<Reply> {
 /// `/buyer/payment`: pays an order with the buyer's password.
 pub fn payment(app: &App, input: &Input) -> Result<Reply> {
     let req: Payment = decode(input.body)?;
-    let verified = verify_password(app, &req.user_id, &req.password)?;
 
     let now = app.now();
-    app.db
-        .write(|tx| orders::pay(tx, &req.user_id, &verified, &req.order_id, now))?;
+    with_password(app, &req.user_id, &req.password, |tx, verified| {
+        orders::pay(tx, &req.user_id, verified, &req.order_id, now)
+    })?;
     Ok(json::ok())
 }
 
@@ -102,12 +102,11 @@ pub fn payment(app: &App, input: &Input) -> Result<Reply> {
 pub fn add_funds(app: &App, input: &Input) -> Result<Reply> {
     let req: AddFunds = decode(input.body)?;
     let delta = Delta::new("add_value", req.add_value)?;
-    let verified = verify_password(app, &req.user_id, &req.password)?;
 
     let now = app.now();
-    let balance = app
-        .db
-        .write(|tx| orders::add_funds(tx, &req.user_id, &verified, delta.get(), now))?;
+    let balance = with_password(app, &req.user_id, &req.password, |tx, verified| {
+        orders::add_funds(tx, &req.user_id, verified, delta.get(), now)
+    })?;
     json::json(&FundsReply {
         message: "ok",
         balance,
