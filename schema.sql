@@ -104,9 +104,13 @@ CREATE INDEX IF NOT EXISTS orders_by_store ON orders(store_id, order_rowid);
 CREATE INDEX IF NOT EXISTS orders_unpaid_by_deadline ON orders(expires_at)
     WHERE status = 'unpaid';
 
+-- `book_id` repeats the book's catalog id (which never changes) so that an
+-- order history is listed without visiting the large rows of `books`: a
+-- buyer's thousand orders name thousands of books.
 CREATE TABLE IF NOT EXISTS order_lines (
     order_rowid INTEGER NOT NULL REFERENCES orders(order_rowid),
     book_rowid  INTEGER NOT NULL REFERENCES books(book_rowid),
+    book_id     TEXT NOT NULL,
     count       INTEGER NOT NULL CHECK (count >= 1),
     price       INTEGER NOT NULL CHECK (price >= 0),
     PRIMARY KEY (order_rowid, book_rowid)

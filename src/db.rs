@@ -1,8 +1,9 @@
 //! Opening the database file and handing out its connections.
 //!
-//! One connection writes; every write runs under its mutex as one
-//! `BEGIN IMMEDIATE` transaction, so two requests can never interleave their
-//! changes. A few more connections only read: in WAL mode they see the last
+//! One connection writes, one request at a time, so two requests can never
+//! interleave their changes; each request's changes are atomic, and requests
+//! that queue for the writer are committed together ([`group`]). A few more
+//! connections only read: in WAL mode they see the last
 //! committed state without waiting for the writer, so queries and searches do
 //! not queue behind orders.
 //!
@@ -16,12 +17,16 @@
 //! step by step on opening; a file written by a newer release is refused
 //! rather than misread.
 
+mod group;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use group::Writer;
 
 use crate::error::{Error, Result};
 
@@ -47,7 +52,7 @@ const WAL_BACKSTOP_PAGES: i64 = 10_000;
 /// The database: one writing connection, a small pool of reading ones, and
 /// one that only checkpoints.
 pub struct Db {
-    writer: Mutex<Connection>,
+    writer: Writer,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     checkpointer: Mutex<Connection>,
@@ -70,21 +75,18 @@ impl Db {
             .map(|_| open_reader(path).map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
         Ok(Db {
-            writer: Mutex::new(writer),
+            writer: Writer::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
             checkpointer: Mutex::new(checkpointer),
         })
     }
 
-    /// Runs `f` in one write transaction: committed if it returns `Ok`,
-    /// rolled back, with nothing changed, if it returns an error.
-    pub fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
-        let mut conn = lock(&self.writer);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+    /// Runs `f` on the writing connection as one atomic change: kept if it
+    /// returns `Ok`, undone, with nothing changed, if it returns an error.
+    /// Returns once the change is committed.
+    pub fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.writer.write(f)
     }
 
     /// Runs `f` on a read-only connection inside one read transaction, so
@@ -108,8 +110,8 @@ impl Db {
     /// Waits for the writer and checkpoints the write-ahead log into the main
     /// file, so a stopped server leaves one self-contained file behind.
     pub fn close(&self) -> Result<()> {
-        let conn = lock(&self.writer);
-        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        self.writer
+            .idle(|conn| conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"))?;
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::auth::verify_password;
+use super::auth::with_password;
 use super::json::{self, decode, int_or_digits, Reply};
 use super::orders_json::{orders_json, Paging};
 use super::Input;
@@ -91,24 +91,23 @@ pub fn new_order(app: &App, input: &Input) -> Result<Reply> {
 /// `/buyer/payment`: pays an order with the buyer's password.
 pub fn payment(app: &App, input: &Input) -> Result<Reply> {
     let req: Payment = decode(input.body)?;
-    let verified = verify_password(app, &req.user_id, &req.password)?;
 
     let now = app.now();
-    app.db
-        .write(|tx| orders::pay(tx, &req.user_id, &verified, &req.order_id, now))?;
+    with_password(app, &req.user_id, &req.password, |tx, verified| {
+        orders::pay(tx, &req.user_id, verified, &req.order_id, now)
+    })?;
     Ok(json::ok())
 }
 
 /// `/buyer/add_funds`: a positive value deposits, a negative one withdraws.
 pub fn add_funds(app: &App, input: &Input) -> Result<Reply> {
     let req: AddFunds = decode(input.body)?;
-    let verified = verify_password(app, &req.user_id, &req.password)?;
-    let delta = Delta::new("add_value", req.add_value)?;
-
     let now = app.now();
-    let balance = app
-        .db
-        .write(|tx| orders::add_funds(tx, &req.user_id, &verified, delta.get(), now))?;
+    let balance = with_password(app, &req.user_id, &req.password, |tx, verified| {
+        // Checked after the password: authorization is decided first.
+        let delta = Delta::new("add_value", req.add_value)?;
+        orders::add_funds(tx, &req.user_id, verified, delta.get(), now)
+    })?;
     json::json(&FundsReply {
         message: "ok",
         balance,

@@ -336,11 +336,12 @@ impl SyntheticOrder {
         let order_rowid = self.insert(conn, total)?;
         let store = synthetic::store_id(self.store);
         let mut line = conn.prepare_cached(
-            "INSERT INTO order_lines (order_rowid, book_rowid, count, price)
-             VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO order_lines (order_rowid, book_rowid, book_id, count, price)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for &(n, count) in &self.lines {
-            line.execute(params![order_rowid, rowids[n], count, prices[n]])?;
+            let book_id = synthetic::book_id(n);
+            line.execute(params![order_rowid, rowids[n], book_id, count, prices[n]])?;
             let moved = Some(order_rowid);
             ledger::stock(
                 conn,

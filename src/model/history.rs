@@ -4,6 +4,8 @@
 //! whose deadline has passed but which the sweep has not reached yet is
 //! reported here as cancelled by timeout, exactly as it will be stored.
 
+use std::collections::HashMap;
+
 use rusqlite::{params, Connection};
 
 use super::types::{CancelReason, Status};
@@ -85,11 +87,13 @@ pub fn list(
     let mut rows = stmt.query(params![id, now, status, limit, query.offset])?;
 
     let mut orders = Vec::new();
+    let mut rowids = Vec::new();
     while let Some(row) = rows.next()? {
-        let (rowid, mut order) = order_from_row(row)?;
-        order.lines = lines_of(conn, rowid)?;
+        let (rowid, order) = order_from_row(row)?;
+        rowids.push(rowid);
         orders.push(order);
     }
+    add_lines(conn, column, id, &rowids, &mut orders)?;
     Ok(orders)
 }
 
@@ -123,20 +127,36 @@ fn order_from_row(r: &rusqlite::Row<'_>) -> Result<(i64, OrderView)> {
     Ok((r.get(0)?, order))
 }
 
-/// The lines of one order.
-fn lines_of(conn: &Connection, order_rowid: i64) -> Result<Vec<LineView>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT b.book_id, l.count, l.price FROM order_lines l
-         JOIN books b ON b.book_rowid = l.book_rowid WHERE l.order_rowid = ?1",
-    )?;
-    let lines = stmt
-        .query_map([order_rowid], |l| {
-            Ok(LineView {
-                book_id: l.get(0)?,
-                count: l.get(1)?,
-                price: l.get(2)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(lines)
+/// Fills in the lines of `orders`, whose row ids are `rowids` (newest
+/// first), with one query over the owner's orders in that range of row ids
+/// rather than one query per order. Lines of orders in the range that were
+/// not selected (another status) are read and skipped.
+fn add_lines(
+    conn: &Connection,
+    column: &str,
+    id: &str,
+    rowids: &[i64],
+    orders: &mut [OrderView],
+) -> Result<()> {
+    let (Some(&newest), Some(&oldest)) = (rowids.first(), rowids.last()) else {
+        return Ok(());
+    };
+    let position: HashMap<i64, usize> = rowids.iter().enumerate().map(|(i, &r)| (r, i)).collect();
+    let sql = format!(
+        "SELECT l.order_rowid, l.book_id, l.count, l.price
+         FROM orders o JOIN order_lines l ON l.order_rowid = o.order_rowid
+         WHERE o.{column} = ?1 AND o.order_rowid BETWEEN ?2 AND ?3"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![id, oldest, newest])?;
+    while let Some(r) = rows.next()? {
+        if let Some(&i) = position.get(&r.get::<_, i64>(0)?) {
+            orders[i].lines.push(LineView {
+                book_id: r.get(1)?,
+                count: r.get(2)?,
+                price: r.get(3)?,
+            });
+        }
+    }
+    Ok(())
 }

@@ -57,7 +57,7 @@ pub fn new_order(
         total = cost
             .and_then(|c| total.checked_add(c))
             .ok_or_else(|| Error::invalid("the order's total is too large"))?;
-        priced.push((rowid, line.count.get(), price));
+        priced.push((rowid, &line.book_id, line.count.get(), price));
     }
 
     let order_id = uuid::Uuid::new_v4().to_string();
@@ -76,10 +76,11 @@ pub fn new_order(
     let order_rowid = conn.last_insert_rowid();
 
     let mut add_line = conn.prepare_cached(
-        "INSERT INTO order_lines (order_rowid, book_rowid, count, price) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO order_lines (order_rowid, book_rowid, book_id, count, price)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    for &(rowid, count, price) in &priced {
-        add_line.execute(params![order_rowid, rowid, count, price])?;
+    for &(rowid, book_id, count, price) in &priced {
+        add_line.execute(params![order_rowid, rowid, book_id, count, price])?;
         move_stock(
             conn,
             store_id,

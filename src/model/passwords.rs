@@ -96,10 +96,10 @@ impl Passwords {
     /// Checks `password` against `stored`, the hash kept for `user_id`.
     /// Answers [`Error::Unauthorized`] when it does not match.
     pub fn verify(&self, user_id: &str, password: &str, stored: &str) -> Result<()> {
-        let tag = self.tag(stored, password);
-        if self.remembered(user_id) == Some(tag) {
+        if self.confirmed_before(user_id, password, stored) {
             return Ok(());
         }
+        let tag = self.tag(stored, password);
 
         // The slow path: a full Argon2id verification with the stored cost.
         let parsed = PasswordHash::new(stored)
@@ -114,6 +114,13 @@ impl Passwords {
         }
         self.remember(user_id, tag);
         Ok(())
+    }
+
+    /// Whether `password` was confirmed for `user_id` against this same
+    /// stored hash before: the fast path of [`Passwords::verify`] alone,
+    /// which never runs the slow hash. `false` says nothing either way.
+    pub fn confirmed_before(&self, user_id: &str, password: &str, stored: &str) -> bool {
+        self.remembered(user_id) == Some(self.tag(stored, password))
     }
 
     fn tag(&self, stored: &str, password: &str) -> Tag {
