@@ -141,3 +141,29 @@ fn sessions_that_connect_all_at_once_are_all_served_at_once() {
     let health = &report.scenarios[0].endpoints[0];
     assert!(health.max_us < 750_000, "{}", report.text());
 }
+
+#[test]
+fn a_catalog_in_the_course_format_stocks_the_core_workload_stores() {
+    // Beside the repository in CI; two levels up from a worktree.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let catalog = ["../shared/data/book.db", "../../shared/data/book.db"]
+        .iter()
+        .map(|p| root.join(p))
+        .find(|p| p.exists())
+        .expect("the course catalog ../shared/data/book.db");
+    let s = TestServer::start();
+    let mut args = short(&s.url, &[Choice::Core], 30);
+    args.catalog = Some(catalog);
+
+    let report = bench::run(&args).unwrap();
+
+    assert_eq!(report.error_count(), 0, "{}", report.text());
+    assert_eq!(report.scenarios[0].orders, 30);
+    let listed = s.sql_i64(
+        "SELECT count(*) FROM listings WHERE store_id LIKE ?1",
+        "bench_%",
+    );
+    assert_eq!(listed, 6 * 100, "six stores list the file's 100 books");
+    let pictures = s.sql_i64("SELECT count(*) FROM pictures WHERE ?1 = ?1", "x");
+    assert_eq!(pictures, 100, "every book of the file has a picture");
+}
