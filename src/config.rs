@@ -117,6 +117,19 @@ pub struct ServeArgs {
     #[arg(long, env = "BOOKSTORE_DEMO")]
     pub demo: bool,
 
+    #[command(flatten)]
+    pub kdf: KdfArgs,
+
+    /// Enable POST /test/advance_clock, which moves the server's clock
+    /// forward so harnesses can test timeouts without sleeping. For tests only.
+    #[arg(long, env = "BOOKSTORE_TEST_CLOCK")]
+    pub test_clock: bool,
+}
+
+/// The cost of the Argon2id password hash: the flags of every command that
+/// hashes passwords (`serve`, `import`, `generate`).
+#[derive(Args, Clone, Copy, Debug)]
+pub struct KdfArgs {
     /// Memory of the Argon2id password hash, in KiB (at least 8). Lower it
     /// only for tests: it is what makes guessing stolen hashes expensive.
     #[arg(long, env = "BOOKSTORE_KDF_MEMORY", default_value_t = DEFAULT_KDF_MEMORY_KIB,
@@ -127,11 +140,14 @@ pub struct ServeArgs {
     #[arg(long, env = "BOOKSTORE_KDF_PASSES", default_value_t = DEFAULT_KDF_PASSES,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub kdf_passes: u32,
+}
 
-    /// Enable POST /test/advance_clock, which moves the server's clock
-    /// forward so harnesses can test timeouts without sleeping. For tests only.
-    #[arg(long, env = "BOOKSTORE_TEST_CLOCK")]
-    pub test_clock: bool,
+impl KdfArgs {
+    /// A cheap hash for tests.
+    pub const CHEAP: KdfArgs = KdfArgs {
+        kdf_memory: 8,
+        kdf_passes: 1,
+    };
 }
 
 /// Between 1 and 512 workers.
@@ -153,8 +169,8 @@ impl From<ServeArgs> for Config {
             body_limit: a.body_limit,
             access_log: !a.quiet,
             demo: a.demo,
-            kdf_memory_kib: a.kdf_memory,
-            kdf_passes: a.kdf_passes,
+            kdf_memory_kib: a.kdf.kdf_memory,
+            kdf_passes: a.kdf.kdf_passes,
             test_clock: a.test_clock,
         }
     }

@@ -20,7 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, Row};
 
-use crate::config::{DEFAULT_DB, DEFAULT_KDF_MEMORY_KIB, DEFAULT_KDF_PASSES};
+use crate::config::{KdfArgs, DEFAULT_DB};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::model::passwords::Passwords;
@@ -55,16 +55,9 @@ pub struct ImportArgs {
     #[arg(long, env = "BOOKSTORE_IMPORT_PASSWORD")]
     pub password: Option<String>,
 
-    /// Memory of the Argon2id hash of a new seller's password, in KiB (as
-    /// for `serve`).
-    #[arg(long, env = "BOOKSTORE_KDF_MEMORY", default_value_t = DEFAULT_KDF_MEMORY_KIB,
-          value_parser = clap::value_parser!(u32).range(8..=4 * 1024 * 1024))]
-    pub kdf_memory: u32,
-
-    /// Passes of the Argon2id hash of a new seller's password (as for `serve`).
-    #[arg(long, env = "BOOKSTORE_KDF_PASSES", default_value_t = DEFAULT_KDF_PASSES,
-          value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub kdf_passes: u32,
+    /// The cost of a new seller's password hash (as for `serve`).
+    #[command(flatten)]
+    pub kdf: KdfArgs,
 
     /// Stock level of each imported book.
     #[arg(long, default_value_t = DEFAULT_STOCK,
@@ -156,7 +149,7 @@ fn prepare_store(db: &Db, args: &ImportArgs, now: i64) -> Result<()> {
         (_, true) => None,
         (Some(pw), false) => {
             check_password("--password", pw)?;
-            let passwords = Passwords::new(args.kdf_memory, args.kdf_passes)?;
+            let passwords = Passwords::new(args.kdf.kdf_memory, args.kdf.kdf_passes)?;
             Some(passwords.hash(pw)?)
         }
         (None, false) => {

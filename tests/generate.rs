@@ -7,6 +7,7 @@ use std::path::Path;
 
 use bookstore::bench::generate::{generate, GenerateArgs};
 use bookstore::bench::{self, BenchArgs, Choice};
+use bookstore::config::KdfArgs;
 use common::TestServer;
 use rusqlite::Connection;
 
@@ -18,8 +19,7 @@ fn small(db: &Path) -> GenerateArgs {
         buyers: 20,
         stores: 3,
         seed: 5,
-        kdf_memory: 8,
-        kdf_passes: 1,
+        kdf: KdfArgs::CHEAP,
     }
 }
 

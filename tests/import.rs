@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use bookstore::config::KdfArgs;
 use bookstore::import::{import, ImportArgs, Imported};
 use common::{tiny_jpeg, tiny_png, TestServer};
 use rusqlite::params;
@@ -73,8 +74,7 @@ fn args(from: PathBuf, s: &TestServer, password: Option<&str>) -> ImportArgs {
         store: "imported".into(),
         db: s.db_path(),
         password: password.map(String::from),
-        kdf_memory: 8,
-        kdf_passes: 1,
+        kdf: KdfArgs::CHEAP,
         stock: 7,
     }
 }

@@ -7,6 +7,7 @@ mod common;
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
+use bookstore::config::KdfArgs;
 use bookstore::model::stores;
 use bookstore::model::types::NewBook;
 use bookstore::search::find::{Page, RANK_LIMIT};
@@ -157,8 +158,7 @@ fn chinese_keywords_of_one_or_two_characters_find_every_book_of_the_course_file(
         store: "imported".into(),
         db: s.db_path(),
         password: Some("pw".into()),
-        kdf_memory: 8,
-        kdf_passes: 1,
+        kdf: KdfArgs::CHEAP,
         stock: 1,
     };
     let app = s.server().app();

@@ -25,7 +25,7 @@ use super::prepare::random_lines;
 use super::session::{Budget, Gate};
 use super::synthetic::{self, HISTORY_BUYERS, INITIAL_FUNDS, INITIAL_STOCK, PASSWORD};
 use crate::clock::Clock;
-use crate::config::{DEFAULT_KDF_MEMORY_KIB, DEFAULT_KDF_PASSES};
+use crate::config::KdfArgs;
 use crate::db::{Db, SCHEMA};
 use crate::error::{Error, Result};
 use crate::model::ledger::{self, Money, Stock};
@@ -66,15 +66,9 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 
-    /// Memory of the Argon2id hash of the accounts' password, in KiB.
-    #[arg(long, default_value_t = DEFAULT_KDF_MEMORY_KIB,
-          value_parser = clap::value_parser!(u32).range(8..=4 * 1024 * 1024))]
-    pub kdf_memory: u32,
-
-    /// Passes of the Argon2id hash of the accounts' password.
-    #[arg(long, default_value_t = DEFAULT_KDF_PASSES,
-          value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub kdf_passes: u32,
+    /// The cost of the accounts' password hash (as for `serve`).
+    #[command(flatten)]
+    pub kdf: KdfArgs,
 }
 
 /// What a generation wrote.
@@ -110,7 +104,7 @@ pub fn generate(args: &GenerateArgs, progress: bool) -> Result<Generated> {
         ));
     }
     let conn = create(&args.db)?;
-    let hash = Passwords::new(args.kdf_memory, args.kdf_passes)?.hash(PASSWORD)?;
+    let hash = Passwords::new(args.kdf.kdf_memory, args.kdf.kdf_passes)?.hash(PASSWORD)?;
 
     let gate = Gate::new(Budget::Operations((books + orders) as u64));
     let finished = std::sync::atomic::AtomicBool::new(false);
