@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection};
 
 use super::types::{CancelReason, Status};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Which orders to list and which page of them.
 #[derive(Clone, Debug, Default)]
@@ -100,16 +100,12 @@ pub fn list(
 /// An order without its lines, and its row id to fetch them.
 fn order_from_row(r: &rusqlite::Row<'_>) -> Result<(i64, OrderView)> {
     let state: String = r.get(5)?;
-    let status = Status::parse(&state)
-        .ok_or_else(|| Error::Internal(format!("unknown order status {state:?}")))?;
+    let status = Status::from_stored(&state)?;
     let reason: Option<String> = r.get(11)?;
-    let cancel_reason = match reason.as_deref() {
-        None => None,
-        Some(text) => Some(
-            CancelReason::parse(text)
-                .ok_or_else(|| Error::Internal(format!("unknown cancel reason {text:?}")))?,
-        ),
-    };
+    let cancel_reason = reason
+        .as_deref()
+        .map(CancelReason::from_stored)
+        .transpose()?;
     let order = OrderView {
         order_id: r.get(1)?,
         buyer_id: r.get(2)?,

@@ -425,18 +425,16 @@ fn load_rowid(conn: &Connection, rowid: i64) -> Result<Order> {
 
 fn order_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Order>> {
     let status: String = r.get(5)?;
-    Ok(Status::parse(&status)
-        .ok_or_else(|| Error::Internal(format!("unknown order status {status:?}")))
-        .and_then(|status| {
-            Ok(Order {
-                rowid: r.get(0)?,
-                buyer_id: r.get(1)?,
-                store_id: r.get(2)?,
-                total: r.get(3)?,
-                held: r.get(4)?,
-                status,
-            })
-        }))
+    Ok(Status::from_stored(&status).and_then(|status| {
+        Ok(Order {
+            rowid: r.get(0)?,
+            buyer_id: r.get(1)?,
+            store_id: r.get(2)?,
+            total: r.get(3)?,
+            held: r.get(4)?,
+            status,
+        })
+    }))
 }
 
 fn order_rowids(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<i64>> {

@@ -162,6 +162,12 @@ pub enum Status {
 }
 
 impl Status {
+    /// Reads a state as the database stores it. Anything else means the
+    /// file was changed behind the server's back: an internal error.
+    pub fn from_stored(s: &str) -> Result<Status> {
+        Status::parse(s).ok_or_else(|| Error::Internal(format!("unknown order status {s:?}")))
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Unpaid => "unpaid",
@@ -196,6 +202,12 @@ pub enum CancelReason {
 }
 
 impl CancelReason {
+    /// Reads a reason as the database stores it (see [`Status::from_stored`]).
+    pub fn from_stored(s: &str) -> Result<CancelReason> {
+        CancelReason::parse(s)
+            .ok_or_else(|| Error::Internal(format!("unknown cancel reason {s:?}")))
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             CancelReason::Buyer => "buyer",
