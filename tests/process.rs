@@ -252,15 +252,19 @@ fn running_out_of_file_descriptors_does_not_stop_the_workers() {
 }
 
 /// Running out of descriptors is passing: once some are free again, new
-/// connections are accepted.
+/// connections are accepted. Each accepted connection takes two descriptors,
+/// so the two limits make the last one run out either at `accept` or when
+/// the socket is duplicated; both must be survived.
 #[test]
 fn after_running_out_of_file_descriptors_new_connections_are_served_again() {
+    for limit in [64, 65] {
+        served_again_after_running_out(&format!("ulimit -n {limit}"));
+    }
+}
+
+fn served_again_after_running_out(limits: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let p = Process::start(
-        &dir.path().join("b.db"),
-        "ulimit -n 64",
-        &["--workers", "1"],
-    );
+    let p = Process::start(&dir.path().join("b.db"), limits, &["--workers", "1"]);
 
     drop(exhaust_file_descriptors(&p));
 

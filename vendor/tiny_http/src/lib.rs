@@ -307,7 +307,7 @@ impl Server {
                         // piece of a larger one waited for the client's
                         // delayed ACK, about 40 ms.
                         sock.set_nodelay().ok();
-                        let (read_closable, write_closable) = match ssl {
+                        let halves = match ssl {
                             None => RefinedTcpStream::new(sock),
                             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
                             Some(ref ssl) => {
@@ -324,7 +324,12 @@ impl Server {
                             Some(ref _ssl) => unreachable!(),
                         };
 
-                        Ok(ClientConnection::new(write_closable, read_closable))
+                        // Patched: when the socket cannot be split in
+                        // two (out of descriptors), it is dropped and the
+                        // error handled like a failed accept.
+                        halves.map(|(read_closable, write_closable)| {
+                            ClientConnection::new(write_closable, read_closable)
+                        })
                     }
                     Err(e) => Err(e),
                 };
