@@ -280,6 +280,9 @@ impl Fate {
 }
 
 struct SyntheticOrder {
+    /// The order's number: orders are numbered in the order they are drawn,
+    /// which is the order they were placed in.
+    rowid: i64,
     id: String,
     buyer: usize,
     store: usize,
@@ -307,6 +310,7 @@ impl SyntheticOrder {
             .map(|(j, count)| (j * stores + store, count))
             .collect();
         SyntheticOrder {
+            rowid: i as i64 + 1,
             id: uuid::Builder::from_random_bytes(rng.gen())
                 .into_uuid()
                 .to_string(),
@@ -330,12 +334,14 @@ impl SyntheticOrder {
         let order_rowid = self.insert(conn, total)?;
         let store = synthetic::store_id(self.store);
         let mut line = conn.prepare_cached(
-            "INSERT INTO order_lines (order_rowid, book_rowid, book_id, count, price)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO order_lines (buyer_id, order_rowid, book_rowid, book_id, count, price)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
+        let buyer = synthetic::buyer_id(self.buyer);
         for &(n, count) in &self.lines {
             let book_id = synthetic::book_id(n);
-            line.execute(params![order_rowid, rowids[n], book_id, count, prices[n]])?;
+            let values = params![buyer, order_rowid, rowids[n], book_id, count, prices[n]];
+            line.execute(values)?;
             let moved = Some(order_rowid);
             ledger::stock(
                 conn,
@@ -372,12 +378,13 @@ impl SyntheticOrder {
             0
         };
         conn.prepare_cached(
-            "INSERT INTO orders (order_id, buyer_id, store_id, total_price, held, status,
-                 created_at, expires_at, paid_at, shipped_at, received_at, cancelled_at,
-                 cancel_reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            "INSERT INTO orders (order_rowid, order_id, buyer_id, store_id, total_price, held,
+                 status, created_at, expires_at, paid_at, shipped_at, received_at,
+                 cancelled_at, cancel_reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?
         .execute(params![
+            self.rowid,
             self.id,
             synthetic::buyer_id(self.buyer),
             synthetic::store_id(self.store),
@@ -392,7 +399,7 @@ impl SyntheticOrder {
             cancelled,
             cancelled.map(|_| "buyer"),
         ])?;
-        Ok(conn.last_insert_rowid())
+        Ok(self.rowid)
     }
 
     fn move_money(

@@ -381,7 +381,8 @@ fn order_stock(conn: &Connection, report: &mut Report) -> Result<()> {
     let mut stmt = conn.prepare(
         "SELECT l.order_rowid, l.book_rowid, o.order_id, o.status, l.count,
                 COALESCE(b.book_id, '#' || l.book_rowid)
-         FROM order_lines l JOIN orders o ON o.order_rowid = l.order_rowid
+         FROM order_lines l
+         JOIN orders o ON o.buyer_id = l.buyer_id AND o.order_rowid = l.order_rowid
          LEFT JOIN books b ON b.book_rowid = l.book_rowid",
     )?;
     let mut rows = stmt.query([])?;

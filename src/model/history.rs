@@ -4,8 +4,6 @@
 //! whose deadline has passed but which the sweep has not reached yet is
 //! reported here as cancelled by timeout, exactly as it will be stored.
 
-use std::collections::HashMap;
-
 use rusqlite::{params, Connection};
 
 use super::types::{CancelReason, Status};
@@ -93,7 +91,7 @@ pub fn list(
         rowids.push(rowid);
         orders.push(order);
     }
-    add_lines(conn, column, id, &rowids, &mut orders)?;
+    add_lines(conn, owner, &rowids, &mut orders)?;
     Ok(orders)
 }
 
@@ -129,24 +127,35 @@ fn order_from_row(r: &rusqlite::Row<'_>) -> Result<(i64, OrderView)> {
 /// not selected (another status) are read and skipped.
 fn add_lines(
     conn: &Connection,
-    column: &str,
-    id: &str,
+    owner: Owner<'_>,
     rowids: &[i64],
     orders: &mut [OrderView],
 ) -> Result<()> {
     let (Some(&newest), Some(&oldest)) = (rowids.first(), rowids.last()) else {
         return Ok(());
     };
-    let position: HashMap<i64, usize> = rowids.iter().enumerate().map(|(i, &r)| (r, i)).collect();
-    let sql = format!(
-        "SELECT l.order_rowid, l.book_id, l.count, l.price
-         FROM orders o JOIN order_lines l ON l.order_rowid = o.order_rowid
-         WHERE o.{column} = ?1 AND o.order_rowid BETWEEN ?2 AND ?3"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    // A buyer's lines are stored together, in one range of the table; a
+    // store's are found through its orders.
+    let (sql, id) = match owner {
+        Owner::Buyer(id) => (
+            "SELECT order_rowid, book_id, count, price FROM order_lines
+             WHERE buyer_id = ?1 AND order_rowid BETWEEN ?2 AND ?3",
+            id,
+        ),
+        Owner::Store(id) => (
+            "SELECT l.order_rowid, l.book_id, l.count, l.price
+             FROM orders o
+             JOIN order_lines l ON l.buyer_id = o.buyer_id AND l.order_rowid = o.order_rowid
+             WHERE o.store_id = ?1 AND o.order_rowid BETWEEN ?2 AND ?3",
+            id,
+        ),
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params![id, oldest, newest])?;
     while let Some(r) = rows.next()? {
-        if let Some(&i) = position.get(&r.get::<_, i64>(0)?) {
+        // `rowids` is in descending order.
+        let rowid: i64 = r.get(0)?;
+        if let Ok(i) = rowids.binary_search_by(|probe| rowid.cmp(probe)) {
             orders[i].lines.push(LineView {
                 book_id: r.get(1)?,
                 count: r.get(2)?,

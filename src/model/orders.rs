@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 
 /// An order as the rules need it.
 struct Order {
+    /// Its `order_rowid`, the number the ledgers refer to it by.
     rowid: i64,
     buyer_id: String,
     store_id: String,
@@ -61,26 +62,34 @@ pub fn new_order(
     }
 
     let order_id = uuid::Uuid::new_v4().to_string();
-    conn.prepare_cached(
-        "INSERT INTO orders (order_id, buyer_id, store_id, total_price, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        order_id,
-        buyer_id,
-        store_id,
-        total,
-        now,
-        now.saturating_add(timeout)
-    ])?;
-    let order_rowid = conn.last_insert_rowid();
+    // Orders are numbered one past the highest number so far; the writer
+    // places one order at a time, so no two get the same number.
+    let order_rowid: i64 = conn
+        .prepare_cached(
+            "INSERT INTO orders (buyer_id, order_rowid, order_id, store_id, total_price,
+                                 created_at, expires_at)
+             VALUES (?1, (SELECT COALESCE(MAX(order_rowid), 0) + 1 FROM orders),
+                     ?2, ?3, ?4, ?5, ?6)
+             RETURNING order_rowid",
+        )?
+        .query_row(
+            params![
+                buyer_id,
+                order_id,
+                store_id,
+                total,
+                now,
+                now.saturating_add(timeout)
+            ],
+            |r| r.get(0),
+        )?;
 
     let mut add_line = conn.prepare_cached(
-        "INSERT INTO order_lines (order_rowid, book_rowid, book_id, count, price)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO order_lines (buyer_id, order_rowid, book_rowid, book_id, count, price)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     for &(rowid, book_id, count, price) in &priced {
-        add_line.execute(params![order_rowid, rowid, book_id, count, price])?;
+        add_line.execute(params![buyer_id, order_rowid, rowid, book_id, count, price])?;
         move_stock(
             conn,
             store_id,
@@ -128,10 +137,10 @@ pub fn pay(
         now,
     )?;
     conn.prepare_cached(
-        "UPDATE orders SET status = 'paid', held = total_price, paid_at = ?2
-         WHERE order_rowid = ?1",
+        "UPDATE orders SET status = 'paid', held = total_price, paid_at = ?3
+         WHERE buyer_id = ?1 AND order_rowid = ?2",
     )?
-    .execute(params![order.rowid, now])?;
+    .execute(params![order.buyer_id, order.rowid, now])?;
     Ok(())
 }
 
@@ -190,9 +199,10 @@ pub fn ship(conn: &Connection, seller_id: &str, order_id: &str, now: i64) -> Res
         return Err(wrong_state("ship", order.status));
     }
     conn.prepare_cached(
-        "UPDATE orders SET status = 'shipped', shipped_at = ?2 WHERE order_rowid = ?1",
+        "UPDATE orders SET status = 'shipped', shipped_at = ?3
+         WHERE buyer_id = ?1 AND order_rowid = ?2",
     )?
-    .execute(params![order.rowid, now])?;
+    .execute(params![order.buyer_id, order.rowid, now])?;
     Ok(())
 }
 
@@ -235,9 +245,10 @@ fn release(conn: &Connection, order: &Order, now: i64) -> Result<()> {
         .query_row([&order.store_id], |r| r.get(0))?;
     credit(conn, &owner, order.held, Money::Release, order.rowid, now)?;
     conn.prepare_cached(
-        "UPDATE orders SET status = 'received', held = 0, received_at = ?2 WHERE order_rowid = ?1",
+        "UPDATE orders SET status = 'received', held = 0, received_at = ?3
+         WHERE buyer_id = ?1 AND order_rowid = ?2",
     )?
-    .execute(params![order.rowid, now])?;
+    .execute(params![order.buyer_id, order.rowid, now])?;
     Ok(())
 }
 
@@ -287,7 +298,8 @@ pub fn copies_out(conn: &Connection, store_id: &str, book_rowid: i64) -> Result<
     Ok(conn
         .prepare_cached(
             "SELECT COALESCE(SUM(l.count), 0)
-             FROM orders o JOIN order_lines l ON l.order_rowid = o.order_rowid
+             FROM orders o
+             JOIN order_lines l ON l.buyer_id = o.buyer_id AND l.order_rowid = o.order_rowid
              WHERE o.store_id = ?1 AND l.book_rowid = ?2 AND o.status IN ('unpaid', 'paid')",
         )?
         .query_row(params![store_id, book_rowid], |r| r.get(0))?)
@@ -296,8 +308,12 @@ pub fn copies_out(conn: &Connection, store_id: &str, book_rowid: i64) -> Result<
 /// Gives back the stock of every line and refunds any money held.
 fn cancel_order(conn: &Connection, order: &Order, reason: CancelReason, now: i64) -> Result<()> {
     let lines: Vec<(i64, i64)> = conn
-        .prepare_cached("SELECT book_rowid, count FROM order_lines WHERE order_rowid = ?1")?
-        .query_map([order.rowid], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .prepare_cached(
+            "SELECT book_rowid, count FROM order_lines WHERE buyer_id = ?1 AND order_rowid = ?2",
+        )?
+        .query_map(params![order.buyer_id, order.rowid], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     for (book_rowid, count) in lines {
         move_stock(
@@ -321,10 +337,10 @@ fn cancel_order(conn: &Connection, order: &Order, reason: CancelReason, now: i64
         )?;
     }
     conn.prepare_cached(
-        "UPDATE orders SET status = 'cancelled', held = 0, cancelled_at = ?2, cancel_reason = ?3
-         WHERE order_rowid = ?1",
+        "UPDATE orders SET status = 'cancelled', held = 0, cancelled_at = ?3, cancel_reason = ?4
+         WHERE buyer_id = ?1 AND order_rowid = ?2",
     )?
-    .execute(params![order.rowid, now, reason.as_str()])?;
+    .execute(params![order.buyer_id, order.rowid, now, reason.as_str()])?;
     Ok(())
 }
 

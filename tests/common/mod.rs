@@ -61,12 +61,19 @@ impl TestServer {
     }
 
     /// Stops the server cleanly and starts a new one on the same file.
-    pub fn restart(mut self) -> TestServer {
+    pub fn restart(self) -> TestServer {
+        self.restart_after(|_| {})
+    }
+
+    /// Stops the server cleanly, lets `change` work on the stopped file, and
+    /// starts a new server on it.
+    pub fn restart_after(mut self, change: impl FnOnce(&std::path::Path)) -> TestServer {
         self.server
             .take()
             .expect("running")
             .stop()
             .expect("clean stop");
+        change(&self.config.db);
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         let config = self.config.clone();
         TestServer::on(dir, config)

@@ -1,0 +1,106 @@
+//! A file written by the first schema version is upgraded when a server
+//! opens it, and everything in it reads and works as before.
+
+mod common;
+
+use std::path::Path;
+
+use bookstore::model::audit::audit_file;
+use common::TestServer;
+use rusqlite::Connection;
+use serde_json::json;
+
+/// The first schema version, as it was released.
+const SCHEMA_V1: &str = include_str!("../fixtures/schema_v1.sql");
+
+/// Rewrites the orders and their lines of a current file in the first
+/// version's layout (stored in the order placed, not by buyer) and marks the
+/// file as version 1, as if the first release had written it.
+fn downgrade_to_v1(path: &Path) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(
+        // Renaming without rewriting the ledgers' references to `orders`.
+        "PRAGMA foreign_keys = OFF;
+         PRAGMA legacy_alter_table = ON;
+         BEGIN;
+         ALTER TABLE orders RENAME TO orders_now;
+         ALTER TABLE order_lines RENAME TO order_lines_now;
+         DROP INDEX orders_by_store;
+         DROP INDEX orders_unpaid_by_deadline;",
+    )
+    .unwrap();
+    conn.execute_batch(SCHEMA_V1).unwrap();
+    conn.execute_batch(
+        "INSERT INTO orders (order_rowid, order_id, buyer_id, store_id, total_price, held,
+                             status, created_at, expires_at, paid_at, shipped_at,
+                             received_at, cancelled_at, cancel_reason)
+         SELECT order_rowid, order_id, buyer_id, store_id, total_price, held,
+                status, created_at, expires_at, paid_at, shipped_at,
+                received_at, cancelled_at, cancel_reason
+         FROM orders_now ORDER BY order_rowid;
+         INSERT INTO order_lines (order_rowid, book_rowid, book_id, count, price)
+         SELECT order_rowid, book_rowid, book_id, count, price FROM order_lines_now;
+         DROP TABLE order_lines_now;
+         DROP TABLE orders_now;
+         PRAGMA user_version = 1;
+         COMMIT;",
+    )
+    .unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+}
+
+#[test]
+fn a_first_version_file_is_upgraded_with_its_orders_intact() {
+    let s = TestServer::start();
+    let seller = s.seller_with_store("seller", "store", &[("b1", 100, 10), ("b2", 250, 5)]);
+    let ann = s.buyer_with_funds("ann", 2000);
+    let bob = s.buyer_with_funds("bob", 2000);
+    let paid = s.order(&ann, "ann", "store", &[("b1", 2), ("b2", 1)]).body;
+    let paid = paid["order_id"].as_str().unwrap().to_string();
+    assert_eq!(s.pay("ann", &paid), 200);
+    let unpaid = s.order(&bob, "bob", "store", &[("b2", 2)]).body;
+    let unpaid = unpaid["order_id"].as_str().unwrap().to_string();
+    s.order(&ann, "ann", "store", &[("b1", 1)]);
+    let ann_history = s.query_orders(&ann, "ann").body;
+    let bob_history = s.query_orders(&bob, "bob").body;
+    let store_history = s.post_as(
+        &seller,
+        "/seller/query_orders",
+        json!({"user_id": "seller", "store_id": "store"}),
+    );
+
+    let s = s.restart_after(downgrade_to_v1);
+
+    let version = s.scalar("PRAGMA user_version");
+    assert_eq!(version, bookstore::db::SCHEMA_VERSION);
+    assert_eq!(s.query_orders(&ann, "ann").body, ann_history);
+    assert_eq!(s.query_orders(&bob, "bob").body, bob_history);
+    let store_after = s.post_as(
+        &seller,
+        "/seller/query_orders",
+        json!({"user_id": "seller", "store_id": "store"}),
+    );
+    assert_eq!(store_after.body, store_history.body);
+    // The upgraded orders go on through their lifecycle.
+    assert_eq!(s.pay("bob", &unpaid), 200);
+    let cancel = json!({"user_id": "ann", "order_id": paid});
+    assert_eq!(s.post_as(&ann, "/buyer/cancel_order", cancel).status, 200);
+    assert_eq!(s.balance("ann"), 2000);
+    assert_eq!(s.balance("bob"), 1500);
+    assert_eq!(s.stock("store", "b1"), 9);
+    assert_eq!(s.stock("store", "b2"), 3);
+    // New orders are numbered after the upgraded ones.
+    let next = s.order(&bob, "bob", "store", &[("b1", 1)]);
+    assert_eq!(next.status, 200);
+    assert_eq!(s.scalar("SELECT MAX(order_rowid) FROM orders"), 4);
+    assert_eq!(
+        s.query_orders(&bob, "bob").body.as_array().unwrap().len(),
+        2
+    );
+
+    let report = audit_file(&s.db_path()).unwrap();
+    assert!(report.complete && report.problems.is_empty(), "{report}");
+}
