@@ -183,6 +183,34 @@ fn choose_transfer_encoding(
     TransferEncoding::Identity
 }
 
+/// The largest piece [`copy_in_large_pieces`] reads and writes at once.
+const LARGE_PIECE: usize = 256 * 1024;
+
+/// Patched: copies a body of `length` bytes in pieces of up to
+/// [`LARGE_PIECE`]. `io::copy` uses 8 KiB pieces, and on a socket with
+/// `TCP_NODELAY` every write is sent at once: a 600 KB answer took 80 send
+/// calls instead of 3.
+fn copy_in_large_pieces<R: Read, W: Write>(
+    reader: &mut R,
+    writer: &mut W,
+    length: usize,
+) -> IoResult<()> {
+    if length <= 8 * 1024 {
+        io::copy(reader, writer)?;
+        return Ok(());
+    }
+    let mut buffer = vec![0; length.min(LARGE_PIECE)];
+    loop {
+        let read = match reader.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        writer.write_all(&buffer[..read])?;
+    }
+}
+
 impl<R> Response<R>
 where
     R: Read,
@@ -442,7 +470,7 @@ where
                     let data_length = data_length.unwrap();
 
                     if data_length >= 1 {
-                        io::copy(&mut reader, &mut writer)?;
+                        copy_in_large_pieces(&mut reader, &mut writer, data_length)?;
                     }
                 }
 
