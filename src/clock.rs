@@ -59,9 +59,71 @@ pub fn rfc3339(seconds: i64) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
 }
 
+/// Appends `seconds` as [`rfc3339`] formats them, without allocating: an
+/// order history writes thousands of timestamps.
+pub fn write_rfc3339(out: &mut Vec<u8>, seconds: i64) {
+    if !(0..=LATEST).contains(&seconds) {
+        out.extend_from_slice(rfc3339(seconds).as_bytes());
+        return;
+    }
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    let (year, month, day) = civil_date(days);
+    let digits = |out: &mut Vec<u8>, n: i64, width: u32| {
+        for k in (0..width).rev() {
+            out.push(b'0' + (n / 10_i64.pow(k) % 10) as u8);
+        }
+    };
+    digits(out, year, 4);
+    out.push(b'-');
+    digits(out, month, 2);
+    out.push(b'-');
+    digits(out, day, 2);
+    out.push(b'T');
+    digits(out, rest / 3600, 2);
+    out.push(b':');
+    digits(out, rest / 60 % 60, 2);
+    out.push(b':');
+    digits(out, rest % 60, 2);
+    out.push(b'Z');
+}
+
+/// The proleptic Gregorian (year, month, day) of a day counted from
+/// 1970-01-01, for days from 0 on: the usual count in 400-year eras of
+/// 146,097 days, with years starting in March so leap days come last.
+fn civil_date(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_written_in_place_match_the_formatted_ones() {
+        let mut seconds = vec![-1, 0, 59, 86_399, 86_400, 951_782_400, 951_868_800];
+        seconds.extend([4_107_542_400, 1_798_761_599, LATEST, LATEST + 1]);
+        // Every day of several centuries, at a varying time of day.
+        seconds.extend((0..LATEST).step_by(86_400 * 7 + 3_601));
+        for s in seconds {
+            let mut out = Vec::new();
+            write_rfc3339(&mut out, s);
+            assert_eq!(String::from_utf8(out).unwrap(), rfc3339(s), "{s}");
+        }
+    }
 
     #[test]
     fn the_clock_moves_forward_but_never_past_the_last_writable_second() {

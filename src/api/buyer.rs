@@ -125,7 +125,7 @@ pub fn query_orders(app: &App, input: &Input) -> Result<Reply> {
         let query = req.paging.query()?;
         history::list(c, Owner::Buyer(&req.user_id), &query, now)
     })?;
-    json::json(&orders_json(&found))
+    Ok(json::body(orders_json(&found)))
 }
 
 /// `/buyer/cancel_order`: cancels an unpaid or paid, unshipped order.

@@ -38,6 +38,15 @@ pub fn json(value: &impl Serialize) -> Result<Reply> {
     })
 }
 
+/// 200 with a body that is JSON already.
+pub fn body(body: Vec<u8>) -> Reply {
+    Reply {
+        status: 200,
+        content_type: JSON,
+        body,
+    }
+}
+
 /// The answer for a failed request: its code and `{"message": ...}`.
 pub fn error(e: &Error) -> Reply {
     let body = serde_json::to_vec(&serde_json::json!({ "message": e.to_string() }))

@@ -153,7 +153,7 @@ pub fn query_orders(app: &App, input: &Input) -> Result<Reply> {
         stores::require_owner(c, &req.user_id, &req.store_id)?;
         history::list(c, Owner::Store(&req.store_id), &query, now)
     })?;
-    json::json(&orders_json(&found))
+    Ok(json::body(orders_json(&found)))
 }
 
 /// Validates `book_info` and decodes its pictures from base64.
