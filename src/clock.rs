@@ -68,22 +68,21 @@ pub fn write_rfc3339(out: &mut Vec<u8>, seconds: i64) {
     }
     let (days, rest) = (seconds / 86_400, seconds % 86_400);
     let (year, month, day) = civil_date(days);
-    let digits = |out: &mut Vec<u8>, n: i64, width: u32| {
-        for k in (0..width).rev() {
-            out.push(b'0' + (n / 10_i64.pow(k) % 10) as u8);
-        }
+    let two = |out: &mut Vec<u8>, n: i64| {
+        out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8])
     };
-    digits(out, year, 4);
+    two(out, year / 100);
+    two(out, year % 100);
     out.push(b'-');
-    digits(out, month, 2);
+    two(out, month);
     out.push(b'-');
-    digits(out, day, 2);
+    two(out, day);
     out.push(b'T');
-    digits(out, rest / 3600, 2);
+    two(out, rest / 3600);
     out.push(b':');
-    digits(out, rest / 60 % 60, 2);
+    two(out, rest / 60 % 60);
     out.push(b':');
-    digits(out, rest % 60, 2);
+    two(out, rest % 60);
     out.push(b'Z');
 }
 

@@ -267,23 +267,24 @@ fn an_overdue_order_reads_as_cancelled_and_cannot_be_paid_before_any_sweep() {
         .unwrap();
     let deadline = 1000 + TIMEOUT;
 
-    let before = db.read(|c| {
-        history::list(
-            c,
-            Owner::Buyer("buyer"),
-            &OrderQuery::default(),
-            deadline - 1,
-        )
-    });
-    let after =
-        db.read(|c| history::list(c, Owner::Buyer("buyer"), &OrderQuery::default(), deadline));
+    // The state each order reads as at `now`.
+    let states = |now: i64| {
+        db.read(|c| {
+            let mut found = Vec::new();
+            history::visit(c, Owner::Buyer("buyer"), &OrderQuery::default(), now, |o| {
+                found.push((o.status, o.cancel_reason, o.cancelled_at))
+            })?;
+            Ok(found)
+        })
+        .unwrap()
+    };
+    let before = states(deadline - 1);
+    let after = states(deadline);
     let paid = db.write(|tx| orders::pay(tx, "buyer", "hash", &order_id, deadline));
 
-    assert_eq!(before.unwrap()[0].status, Status::Unpaid);
-    let after = &after.unwrap()[0];
-    assert_eq!(after.status, Status::Cancelled);
-    assert_eq!(after.cancel_reason, Some(CancelReason::Timeout));
-    assert_eq!(after.cancelled_at, Some(deadline));
+    assert_eq!(before, [(Status::Unpaid, None, None)]);
+    let timeout = Some(CancelReason::Timeout);
+    assert_eq!(after, [(Status::Cancelled, timeout, Some(deadline))]);
     assert!(matches!(paid, Err(Error::AlreadyCancelled)), "{paid:?}");
     let stored: String = db
         .read(|c| Ok(c.query_row("SELECT status FROM orders", [], |r| r.get(0))?))

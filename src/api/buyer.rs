@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::with_password;
 use super::json::{self, decode, int_or_digits, Reply};
-use super::orders_json::{orders_json, Paging};
+use super::orders_json::{OrdersJson, Paging};
 use super::Input;
 use crate::app::App;
 use crate::error::{Error, Result};
@@ -120,12 +120,14 @@ pub fn query_orders(app: &App, input: &Input) -> Result<Reply> {
     let token = input.token()?;
 
     let now = app.now();
-    let found = app.db.read(|c| {
+    let body = app.db.read(|c| {
         authenticate(c, &req.user_id, &token, now)?;
         let query = req.paging.query()?;
-        history::list(c, Owner::Buyer(&req.user_id), &query, now)
+        let mut list = OrdersJson::new();
+        history::visit(c, Owner::Buyer(&req.user_id), &query, now, |o| list.push(o))?;
+        Ok(list.finish())
     })?;
-    Ok(json::body(orders_json(&found)))
+    Ok(json::body(body))
 }
 
 /// `/buyer/cancel_order`: cancels an unpaid or paid, unshipped order.

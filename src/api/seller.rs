@@ -5,7 +5,7 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::json::{self, decode, int_or_digits, Reply};
-use super::orders_json::{orders_json, Paging};
+use super::orders_json::{OrdersJson, Paging};
 use super::Input;
 use crate::app::App;
 use crate::error::{Error, Result};
@@ -147,13 +147,17 @@ pub fn query_orders(app: &App, input: &Input) -> Result<Reply> {
     let token = input.token()?;
 
     let now = app.now();
-    let found = app.db.read(|c| {
+    let body = app.db.read(|c| {
         authenticate(c, &req.user_id, &token, now)?;
         let query = req.paging.query()?;
         stores::require_owner(c, &req.user_id, &req.store_id)?;
-        history::list(c, Owner::Store(&req.store_id), &query, now)
+        let mut list = OrdersJson::new();
+        history::visit(c, Owner::Store(&req.store_id), &query, now, |o| {
+            list.push(o)
+        })?;
+        Ok(list.finish())
     })?;
-    Ok(json::body(orders_json(&found)))
+    Ok(json::body(body))
 }
 
 /// Validates `book_info` and decodes its pictures from base64.
