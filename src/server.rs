@@ -6,7 +6,10 @@
 //! requests from it, reads each body up to the configured limit, hands the
 //! request to [`api::handle`] and writes the answer. A background thread
 //! cancels overdue orders and forgets expired sessions once a second, so
-//! deadlines pass even when no request arrives.
+//! deadlines pass even when no request arrives, and gives memory back when
+//! requests stop coming (the `idle` module).
+
+mod idle;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -21,6 +24,9 @@ use crate::app::App;
 use crate::config::Config;
 use crate::error::{log_cause, Error, Result};
 use crate::model::{accounts, orders};
+use idle::Activity;
+
+pub use idle::IDLE_AFTER;
 
 /// How often the background sweep runs.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -72,16 +78,19 @@ impl Server {
             stopping: Arc::new(AtomicBool::new(false)),
             workers: app.config.workers,
         };
+        let activity = Arc::new(Activity::default());
         let mut threads = Vec::with_capacity(stopper.workers + 1);
         for n in 0..stopper.workers {
             let (app, http) = (app.clone(), stopper.http.clone());
-            let stopping = stopper.stopping.clone();
+            let (stopping, activity) = (stopper.stopping.clone(), activity.clone());
             threads.push(spawn(&format!("worker-{n}"), move || {
-                work(&app, &http, &stopping)
+                work(&app, &http, &stopping, &activity)
             })?);
         }
         let (sweep_app, stopping) = (app.clone(), stopper.stopping.clone());
-        threads.push(spawn("sweeper", move || sweep(&sweep_app, &stopping))?);
+        threads.push(spawn("sweeper", move || {
+            sweep(&sweep_app, &stopping, &activity)
+        })?);
         Ok(Server {
             app,
             addr,
@@ -98,6 +107,14 @@ impl Server {
     /// The shared state, for tests that look behind the API.
     pub fn app(&self) -> &App {
         &self.app
+    }
+
+    /// Gives back now what the server gives back by itself once requests
+    /// stop coming: cached search rankings and database pages, and the
+    /// allocator's free space. Safe while requests run; a connection in use
+    /// keeps its pages.
+    pub fn release_memory(&self) {
+        idle::release_memory(&self.app);
     }
 
     pub fn stopper(&self) -> Stopper {
@@ -152,10 +169,13 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
 /// example when the process has run out of file descriptors. Such an error
 /// is logged and the worker carries on: leaving would shrink the pool for
 /// good, and the listener keeps accepting once descriptors are free again.
-fn work(app: &App, http: &tiny_http::Server, stopping: &AtomicBool) {
+fn work(app: &App, http: &tiny_http::Server, stopping: &AtomicBool, activity: &Activity) {
     loop {
         match http.recv() {
-            Ok(request) => serve(app, request),
+            Ok(request) => {
+                let _busy = activity.begin();
+                serve(app, request)
+            }
             // Stopping sets the flag before it unblocks each worker.
             Err(_) if stopping.load(Ordering::SeqCst) => return,
             Err(e) => eprintln!("error: accepting a connection: {e}"),
@@ -242,14 +262,19 @@ fn response(reply: Reply) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
 }
 
 /// The background sweep: cancels overdue orders and drops expired sessions,
-/// and checkpoints the database at every tick, so that requests never have to.
-fn sweep(app: &App, stopping: &AtomicBool) {
+/// checkpoints the database at every tick, so that requests never have to,
+/// and releases memory at the start of each quiet period.
+fn sweep(app: &App, stopping: &AtomicBool, activity: &Activity) {
     let tick = Duration::from_millis(100);
     let mut last = Instant::now();
+    let mut watch = idle::Watch::new(Instant::now());
     while !stopping.load(Ordering::SeqCst) {
         thread::sleep(tick);
         if let Err(e) = app.db.checkpoint() {
             eprintln!("error: checkpoint: {}", log_cause(&e));
+        }
+        if watch.newly_quiet(activity, Instant::now()) {
+            idle::release_memory(app);
         }
         if last.elapsed() < SWEEP_EVERY {
             continue;

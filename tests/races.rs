@@ -1,6 +1,7 @@
 //! Requests racing each other from real threads: the last copies, one order
-//! paid many times at once, deposits arriving together. Each race must end
-//! exactly as if the requests had come one by one.
+//! paid many times at once, deposits arriving together, and the server
+//! giving memory back under running requests. Each race must end exactly as
+//! if the requests had come one by one.
 
 mod common;
 
@@ -150,4 +151,63 @@ fn paying_and_cancelling_one_order_at_once_leaves_money_and_stock_consistent() {
     assert_eq!(s.balance("buyer"), 1000);
     assert_eq!(s.stock("store", "b1"), 10);
     assert_eq!(s.scalar("SELECT SUM(held) FROM orders"), 0);
+}
+
+#[test]
+fn giving_memory_back_while_buyers_order_and_search_changes_no_answer() {
+    let s = TestServer::start_with(|c| c.workers = 8);
+    let books: Vec<String> = (0..20).map(|i| format!("b{i}")).collect();
+    let listed: Vec<(&str, i64, i64)> = books.iter().map(|b| (b.as_str(), 100, 1000)).collect();
+    s.seller_with_store("seller", "store", &listed);
+    // The books found and their order; stock changes as the buyers order.
+    let search = || {
+        let found = s.post("/search/books", serde_json::json!({"keyword": "书"}));
+        let ids: Vec<String> = found.body["books"]
+            .as_array()
+            .map(|books| books.iter().map(|b| b["book_id"].to_string()).collect())
+            .unwrap_or_default();
+        (found.status, ids)
+    };
+    let (_, expected) = search();
+    assert_eq!(expected.len(), books.len());
+    let buyers: Vec<(String, String)> = (0..4)
+        .map(|i| {
+            let id = format!("buyer{i}");
+            let token = s.buyer_with_funds(&id, 1_000_000);
+            (id, token)
+        })
+        .collect();
+
+    // Eight threads request; a ninth gives memory back over and over.
+    let statuses = race(9, |i| {
+        if i == 8 {
+            for _ in 0..200 {
+                s.server().release_memory();
+            }
+            return Vec::new();
+        }
+        (0..25)
+            .map(|j| {
+                if i % 2 == 0 {
+                    let (id, token) = &buyers[i / 2];
+                    let book = books[(i + j) % books.len()].as_str();
+                    s.order(token, id, "store", &[(book, 1)]).status
+                } else {
+                    let (status, found) = search();
+                    assert_eq!(found, expected);
+                    status
+                }
+            })
+            .collect()
+    });
+
+    assert!(
+        statuses.iter().flatten().all(|&st| st == 200),
+        "{statuses:?}"
+    );
+    assert_eq!(s.scalar("SELECT COUNT(*) FROM orders"), 4 * 25);
+    assert_eq!(
+        s.scalar("SELECT SUM(stock) FROM listings"),
+        20 * 1000 - 4 * 25
+    );
 }

@@ -16,7 +16,8 @@ pub struct Report {
     pub started_at: String,
     pub machine: Machine,
     pub scenarios: Vec<ScenarioReport>,
-    /// The server's memory after the run, when its process id was given.
+    /// The server's memory once idle after the run, when its process id was
+    /// given.
     pub server_memory: Option<Memory>,
 }
 
@@ -113,7 +114,7 @@ impl Report {
         if let Some(m) = &self.server_memory {
             let _ = writeln!(
                 out,
-                "\nserver memory after the run: {:.1} MiB resident, {:.1} MiB at peak",
+                "\nserver memory idle after the run: {:.1} MiB resident, {:.1} MiB at peak",
                 m.rss_kib as f64 / 1024.0,
                 m.peak_rss_kib as f64 / 1024.0
             );

@@ -91,16 +91,21 @@ pub fn run(plan: &Plan) -> Result<Report, String> {
         started_at,
         machine: machine(),
         scenarios,
-        server_memory: plan
-            .server_pid
-            .and_then(|pid| procfs::memory_kib(Some(pid)))
-            .map(|(rss_kib, peak_rss_kib)| Memory {
-                rss_kib,
-                peak_rss_kib,
-            }),
+        server_memory: plan.server_pid.and_then(idle_memory),
     };
     report.compare_with_floor();
     Ok(report)
+}
+
+/// The server's memory once it has been idle long enough to give back what
+/// the run left behind, which is what it holds between bursts.
+fn idle_memory(pid: u32) -> Option<Memory> {
+    std::thread::sleep(2 * crate::server::IDLE_AFTER);
+    let (rss_kib, peak_rss_kib) = procfs::memory_kib(Some(pid))?;
+    Some(Memory {
+        rss_kib,
+        peak_rss_kib,
+    })
 }
 
 fn run_scenario(plan: &Plan, scenario: Scenario) -> Result<ScenarioReport, String> {

@@ -14,7 +14,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 
 use rusqlite::Connection;
 
@@ -93,6 +93,22 @@ impl Writer {
         let mut inner = lock(&self.inner);
         inner.commit();
         f(&inner.conn)
+    }
+
+    /// Runs `f` on the connection if nothing holds it, waits for it or has
+    /// a transaction open; `None` otherwise. For housekeeping that can wait
+    /// for a quiet moment and must not hold up a request.
+    pub fn try_idle<T>(&self, f: impl FnOnce(&Connection) -> T) -> Option<T> {
+        let inner = match self.inner.try_lock() {
+            Ok(inner) => inner,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        // An open transaction means a queued request is about to join it.
+        if inner.open.is_some() || self.queued.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        Some(f(&inner.conn))
     }
 }
 
