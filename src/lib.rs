@@ -16,6 +16,7 @@
 pub mod api;
 pub mod app;
 pub mod bench;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod db;

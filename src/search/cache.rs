@@ -15,11 +15,11 @@
 //! megabytes. A page asked for after such a pause ranks its keyword again,
 //! at most about 10 ms.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 
+use crate::cache::Kept;
 use crate::error::Result;
 
 /// At most this many rowids are held over all kept lists (8 bytes each);
@@ -32,16 +32,16 @@ type Key = (Option<String>, String);
 
 /// Ranked rowid lists by store and FTS5 expression, for one version of the
 /// catalog.
-#[derive(Default)]
 pub struct Cache {
-    inner: Mutex<Inner>,
+    lists: Kept<Key, Arc<Vec<i64>>>,
 }
 
-#[derive(Default)]
-struct Inner {
-    generation: i64,
-    lists: HashMap<Key, Arc<Vec<i64>>>,
-    held: usize,
+impl Default for Cache {
+    fn default() -> Self {
+        Cache {
+            lists: Kept::new(MAX_HELD),
+        }
+    }
 }
 
 /// The version of the catalog the transaction on `conn` sees.
@@ -62,49 +62,17 @@ impl Cache {
         rank: impl FnOnce() -> Result<Vec<i64>>,
     ) -> Result<Arc<Vec<i64>>> {
         let key = (store.map(String::from), expression.to_string());
-        {
-            let inner = self.lock();
-            if inner.generation == generation {
-                if let Some(list) = inner.lists.get(&key) {
-                    return Ok(list.clone());
-                }
-            }
+        if let Some(list) = self.lists.get(generation, &key) {
+            return Ok(list);
         }
         let list = Arc::new(rank()?);
-        self.keep(generation, key, list.clone());
+        self.lists.keep(generation, key, list.clone(), list.len());
         Ok(list)
-    }
-
-    fn keep(&self, generation: i64, key: Key, list: Arc<Vec<i64>>) {
-        let mut inner = self.lock();
-        // A list from an older snapshot than the kept ones is not kept.
-        if generation < inner.generation {
-            return;
-        }
-        if generation > inner.generation || inner.held + list.len() > MAX_HELD {
-            *inner = Inner {
-                generation,
-                ..Inner::default()
-            };
-        }
-        inner.held += list.len();
-        inner.lists.insert(key, list);
     }
 
     /// Forgets every kept list.
     pub fn clear(&self) {
-        let mut inner = self.lock();
-        let generation = inner.generation;
-        *inner = Inner {
-            generation,
-            ..Inner::default()
-        };
-    }
-
-    /// A panic while the lock was held cannot leave a half-written entry
-    /// (each change is one assignment or insert), so poison is ignored.
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.lists.clear();
     }
 }
 
