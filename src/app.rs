@@ -1,6 +1,7 @@
 //! The state every request handler shares: settings, database, clock and
 //! password hasher.
 
+use crate::api::histories::Histories;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
@@ -19,6 +20,8 @@ pub struct App {
     pub passwords: Passwords,
     /// Rankings of recent searches.
     pub search_cache: search::Cache,
+    /// Whole order histories, as answered last.
+    pub histories: Histories,
 }
 
 impl App {
@@ -32,6 +35,7 @@ impl App {
             clock: Clock::default(),
             passwords,
             search_cache: search::Cache::default(),
+            histories: Histories::default(),
         })
     }
 

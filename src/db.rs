@@ -98,6 +98,26 @@ impl Db {
         Ok(value)
     }
 
+    /// Like [`Db::read`], and also hands `f` the number of transactions
+    /// committed before its read transaction began (`None` if one was being
+    /// committed just then). If [`Db::commits`] still gives the same number
+    /// once `f` has read, what `f` read is the latest committed state.
+    pub fn read_counted<T>(
+        &self,
+        f: impl FnOnce(&Transaction, Option<i64>) -> Result<T>,
+    ) -> Result<T> {
+        // Counted before the transaction takes its snapshot, so the snapshot
+        // holds at least every commit counted.
+        let commits = self.commits();
+        self.read(|tx| f(tx, commits))
+    }
+
+    /// How many transactions have been committed since the file was opened,
+    /// or `None` while one is being committed.
+    pub fn commits(&self) -> Option<i64> {
+        self.writer.commits()
+    }
+
     /// Copies what the write-ahead log holds into the main file, as far as
     /// readers allow, without waiting for or blocking the writer.
     pub fn checkpoint(&self) -> Result<()> {

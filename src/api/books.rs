@@ -84,7 +84,7 @@ fn picture(app: &App, book_id: &str, n: i64) -> Result<Reply> {
     Ok(Reply {
         status: 200,
         content_type: picture.mime,
-        body: picture.bytes,
+        body: picture.bytes.into(),
     })
 }
 

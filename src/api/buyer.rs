@@ -5,12 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::with_password;
 use super::json::{self, decode, int_or_digits, Reply};
-use super::orders_json::{OrdersJson, Paging};
+use super::orders_json::Paging;
 use super::Input;
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::model::accounts::authenticate;
-use crate::model::history::{self, Owner};
+use crate::model::history::Owner;
 use crate::model::orders;
 use crate::model::types::{Delta, OrderLine, Quantity};
 
@@ -120,12 +120,10 @@ pub fn query_orders(app: &App, input: &Input) -> Result<Reply> {
     let token = input.token()?;
 
     let now = app.now();
-    let body = app.db.read(|c| {
+    let owner = Owner::Buyer(&req.user_id);
+    let body = app.histories.list(&app.db, owner, now, |c| {
         authenticate(c, &req.user_id, &token, now)?;
-        let query = req.paging.query()?;
-        let mut list = OrdersJson::new();
-        history::visit(c, Owner::Buyer(&req.user_id), &query, now, |o| list.push(o))?;
-        Ok(list.finish())
+        req.paging.query()
     })?;
     Ok(json::body(body))
 }

@@ -4,6 +4,8 @@
 //! wrong type or a fractional or oversized number is a 523 whose message says
 //! which field, and fields the contract does not name are ignored.
 
+use std::sync::Arc;
+
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde::Serialize;
 
@@ -14,7 +16,30 @@ use crate::error::{Error, Result};
 pub struct Reply {
     pub status: u16,
     pub content_type: &'static str,
-    pub body: Vec<u8>,
+    pub body: Body,
+}
+
+/// The bytes of an answer: its own, or shared with an answer the server
+/// keeps, so that handing a kept answer out again copies nothing.
+#[derive(Debug)]
+pub enum Body {
+    Owned(Vec<u8>),
+    Shared(Arc<Vec<u8>>),
+}
+
+impl AsRef<[u8]> for Body {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Body::Owned(bytes) => bytes,
+            Body::Shared(bytes) => bytes,
+        }
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(bytes: Vec<u8>) -> Body {
+        Body::Owned(bytes)
+    }
 }
 
 pub const JSON: &str = "application/json";
@@ -24,7 +49,7 @@ pub fn ok() -> Reply {
     Reply {
         status: 200,
         content_type: JSON,
-        body: br#"{"message":"ok"}"#.to_vec(),
+        body: br#"{"message":"ok"}"#.to_vec().into(),
     }
 }
 
@@ -34,12 +59,12 @@ pub fn json(value: &impl Serialize) -> Result<Reply> {
     Ok(Reply {
         status: 200,
         content_type: JSON,
-        body,
+        body: body.into(),
     })
 }
 
 /// 200 with a body that is JSON already.
-pub fn body(body: Vec<u8>) -> Reply {
+pub fn body(body: Body) -> Reply {
     Reply {
         status: 200,
         content_type: JSON,
@@ -54,7 +79,7 @@ pub fn error(e: &Error) -> Reply {
     Reply {
         status: e.status(),
         content_type: JSON,
-        body,
+        body: body.into(),
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod books;
 pub mod buyer;
+pub mod histories;
 pub mod json;
 mod orders_json;
 pub mod search;

@@ -70,6 +70,9 @@ impl Paging {
 pub struct OrdersJson {
     out: Vec<u8>,
     empty: bool,
+    /// The earliest deadline of an unpaid order listed: at that time the
+    /// list stops being true, as the order is then cancelled.
+    due: Option<i64>,
 }
 
 impl OrdersJson {
@@ -77,6 +80,7 @@ impl OrdersJson {
         OrdersJson {
             out: Vec::with_capacity(4096),
             empty: true,
+            due: None,
         }
     }
 
@@ -84,7 +88,19 @@ impl OrdersJson {
     pub fn push(&mut self, order: &OrderView<'_>) {
         self.out.push(if self.empty { b'[' } else { b',' });
         self.empty = false;
+        if order.status == Status::Unpaid {
+            self.due = Some(
+                self.due
+                    .map_or(order.expires_at, |d| d.min(order.expires_at)),
+            );
+        }
         write_order(&mut self.out, order);
+    }
+
+    /// The earliest time at which an order listed so far is cancelled by
+    /// its deadline, if any is unpaid.
+    pub fn due(&self) -> Option<i64> {
+        self.due
     }
 
     /// The finished body.
@@ -225,6 +241,7 @@ mod tests {
             total_price: i64::MAX,
             status,
             created_at: 0,
+            expires_at: 900,
             paid_at: Some(86_400 * 365),
             shipped_at: None,
             received_at: None,
@@ -275,6 +292,31 @@ mod tests {
             json!([{"book_id": "b/1", "count": 2, "price": -3},
                    {"book_id": "", "count": 0, "price": i64::MIN}])
         );
+        assert_eq!(list_due(&[]), None);
         assert_eq!(OrdersJson::new().finish(), b"[]");
+    }
+
+    fn list_due(orders: &[OrderView<'_>]) -> Option<i64> {
+        let mut list = OrdersJson::new();
+        orders.iter().for_each(|o| list.push(o));
+        list.due()
+    }
+
+    #[test]
+    fn the_list_is_due_at_the_earliest_deadline_of_an_unpaid_order() {
+        let early = OrderView {
+            expires_at: 100,
+            ..order("o1", Status::Unpaid, None, &[])
+        };
+        let late = OrderView {
+            expires_at: 200,
+            ..order("o2", Status::Unpaid, None, &[])
+        };
+        let paid = OrderView {
+            expires_at: 50,
+            ..order("o3", Status::Paid, None, &[])
+        };
+        assert_eq!(list_due(&[paid]), None);
+        assert_eq!(list_due(&[late, paid, early]), Some(100));
     }
 }

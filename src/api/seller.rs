@@ -5,12 +5,12 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::json::{self, decode, int_or_digits, Reply};
-use super::orders_json::{OrdersJson, Paging};
+use super::orders_json::Paging;
 use super::Input;
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::model::accounts::authenticate;
-use crate::model::history::{self, Owner};
+use crate::model::history::Owner;
 use crate::model::types::{check_id, Delta, NewBook, NonNegative};
 use crate::model::{orders, stores};
 
@@ -147,15 +147,12 @@ pub fn query_orders(app: &App, input: &Input) -> Result<Reply> {
     let token = input.token()?;
 
     let now = app.now();
-    let body = app.db.read(|c| {
+    let owner = Owner::Store(&req.store_id);
+    let body = app.histories.list(&app.db, owner, now, |c| {
         authenticate(c, &req.user_id, &token, now)?;
         let query = req.paging.query()?;
         stores::require_owner(c, &req.user_id, &req.store_id)?;
-        let mut list = OrdersJson::new();
-        history::visit(c, Owner::Store(&req.store_id), &query, now, |o| {
-            list.push(o)
-        })?;
-        Ok(list.finish())
+        Ok(query)
     })?;
     Ok(json::body(body))
 }

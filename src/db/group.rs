@@ -13,7 +13,7 @@
 //! finds no queue commits at once, as it always did.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 
 use rusqlite::Connection;
@@ -29,6 +29,10 @@ pub struct Writer {
     inner: Mutex<Inner>,
     /// Requests waiting for `inner`; the last one in commits.
     queued: AtomicUsize,
+    /// Twice the number of transactions committed, plus one while a commit
+    /// is under way: readers compare it before and after they read to know
+    /// whether what they read is still the latest state.
+    commits: AtomicU64,
 }
 
 struct Inner {
@@ -62,7 +66,15 @@ impl Writer {
                 members: 0,
             }),
             queued: AtomicUsize::new(0),
+            commits: AtomicU64::new(0),
         }
+    }
+
+    /// How many transactions have been committed, or `None` while one is
+    /// being committed.
+    pub fn commits(&self) -> Option<i64> {
+        let n = self.commits.load(Ordering::SeqCst);
+        n.is_multiple_of(2).then_some((n / 2) as i64)
     }
 
     /// Runs `f` as one atomic step of the current transaction, and returns
@@ -78,7 +90,7 @@ impl Writer {
         let result = inner.run(f);
         inner.members += 1;
         if inner.members >= MAX_GROUP || self.queued.load(Ordering::SeqCst) == 0 {
-            inner.commit();
+            inner.commit(&self.commits);
         }
         drop(inner);
 
@@ -91,7 +103,7 @@ impl Writer {
     /// as the final checkpoint).
     pub fn idle<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
         let mut inner = lock(&self.inner);
-        inner.commit();
+        inner.commit(&self.commits);
         f(&inner.conn)
     }
 
@@ -157,15 +169,19 @@ impl Inner {
     }
 
     /// Commits the open transaction, if any, and tells its group how it went.
-    fn commit(&mut self) {
+    /// `commits` is odd from just before the commit until just after it, so
+    /// no reader takes what it read during a commit for the latest state.
+    fn commit(&mut self, commits: &AtomicU64) {
         let Some(group) = self.open.take() else {
             return;
         };
+        commits.fetch_add(1, Ordering::SeqCst);
         let outcome = self
             .conn
             .prepare_cached("COMMIT")
             .and_then(|mut s| s.execute([]))
             .map(drop);
+        commits.fetch_add(1, Ordering::SeqCst);
         match outcome {
             Ok(()) => group.finish(Ok(())),
             Err(e) => {
@@ -258,6 +274,17 @@ mod tests {
         w.write(|c| Ok(c.execute("INSERT INTO t VALUES (2)", [])?))
             .unwrap();
         assert_eq!(count(&w), 1);
+    }
+
+    #[test]
+    fn commits_count_committed_transactions_only() {
+        let w = writer();
+        assert_eq!(w.commits(), Some(0));
+        w.write(|c| Ok(c.execute("INSERT INTO t VALUES (1)", [])?))
+            .unwrap();
+        let failed = w.write(|c| Ok(c.execute("INSERT INTO t VALUES (-1)", [])?));
+        assert!(failed.is_err());
+        assert_eq!(w.commits(), Some(1));
     }
 
     #[test]

@@ -26,6 +26,13 @@ pub struct OrderQuery {
     pub limit: Option<i64>,
 }
 
+impl OrderQuery {
+    /// Whether every order is selected, in one list.
+    pub fn is_whole(&self) -> bool {
+        self.status.is_none() && self.offset == 0 && self.limit.is_none()
+    }
+}
+
 /// One order with its lines, valid for one call of the visitor.
 #[derive(Clone, Copy, Debug)]
 pub struct OrderView<'a> {
@@ -35,6 +42,8 @@ pub struct OrderView<'a> {
     pub total_price: i64,
     pub status: Status,
     pub created_at: i64,
+    /// The deadline for paying: an unpaid order is cancelled at this time.
+    pub expires_at: i64,
     pub paid_at: Option<i64>,
     pub shipped_at: Option<i64>,
     pub received_at: Option<i64>,
@@ -79,7 +88,7 @@ pub fn visit(
         "SELECT order_rowid, order_id, buyer_id, store_id, total_price, state, created_at,
                 paid_at, shipped_at, received_at,
                 CASE WHEN overdue THEN expires_at ELSE cancelled_at END,
-                CASE WHEN overdue THEN 'timeout' ELSE cancel_reason END
+                CASE WHEN overdue THEN 'timeout' ELSE cancel_reason END, expires_at
          FROM (SELECT *, (status = 'unpaid' AND expires_at <= ?2) AS overdue,
                       CASE WHEN status = 'unpaid' AND expires_at <= ?2 THEN 'cancelled'
                            ELSE status END AS state
@@ -138,6 +147,7 @@ fn order_from_row<'a>(r: &'a Row<'_>, lines: &'a [LineView]) -> Result<OrderView
         total_price: r.get(4)?,
         status: Status::from_stored(text(r, 5)?)?,
         created_at: r.get(6)?,
+        expires_at: r.get(12)?,
         paid_at: r.get(7)?,
         shipped_at: r.get(8)?,
         received_at: r.get(9)?,

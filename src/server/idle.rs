@@ -2,7 +2,8 @@
 //!
 //! A burst of work leaves memory behind that nothing needs afterwards:
 //! SQLite keeps the pages it read on every connection, the search cache
-//! keeps the rankings of the burst's keywords, and the allocator keeps the
+//! keeps the rankings of the burst's keywords, whole order histories are
+//! kept as they were answered, and the allocator keeps the
 //! freed space of the answers it built, to hand out again. After searches
 //! and long order histories that is 20 MB or more, about twice what the
 //! server needs. All of it is rebuilt on demand within milliseconds, so
@@ -81,11 +82,13 @@ impl Watch {
     }
 }
 
-/// Releases what the server keeps for later: the search cache, SQLite's
+/// Releases what the server keeps for later: the search cache, the kept
+/// order histories, SQLite's
 /// caches on every connection not in use, and the allocator's free space.
 /// Never waits for a request: a connection in use keeps its cache.
 pub fn release_memory(app: &App) {
     app.search_cache.clear();
+    app.histories.clear();
     if let Err(e) = app.db.release_memory() {
         eprintln!("error: releasing memory: {}", log_cause(&e));
     }
