@@ -259,10 +259,11 @@ fn int(row: &Row, i: usize) -> Option<i64> {
     }
 }
 
-/// A non-empty BLOB column.
+/// A BLOB column holding an image; anything else is no picture, as a
+/// seller could not have sent it either.
 fn picture(row: &Row, i: usize) -> Option<Vec<u8>> {
     match row.get_ref(i).ok()? {
-        ValueRef::Blob(b) if !b.is_empty() => Some(b.to_vec()),
+        ValueRef::Blob(b) if stores::image_mime(b).is_some() => Some(b.to_vec()),
         _ => None,
     }
 }

@@ -303,6 +303,39 @@ fn closing_a_seller_cancels_the_open_orders_of_its_stores_and_refunds_their_buye
 }
 
 #[test]
+fn a_closed_sellers_stores_are_no_longer_shown_as_selling() {
+    let s = TestServer::start();
+    s.seller_with_store("seller", "store", &[("b1", 100, 10)]);
+    s.seller_with_store("other", "open", &[("b1", 120, 5)]);
+
+    assert_eq!(unregister(&s, "seller", &pw("seller")).status, 200);
+    let (status, _, page) = s.get("/books/b1");
+    let scoped = s.post(
+        "/search/books",
+        json!({"keyword": "b1", "store_id": "store"}),
+    );
+    let site = s.post("/search/books", json!({"keyword": "b1"}));
+
+    assert_eq!(status, 200);
+    let page: serde_json::Value = serde_json::from_slice(&page).unwrap();
+    assert_eq!(
+        page["stores"],
+        json!([{"store_id": "open", "price": 120, "stock": 5}])
+    );
+    assert_eq!(page["store_count"], 1);
+    assert_eq!(scoped.status, 513, "{scoped:?}");
+    assert_eq!(site.status, 200, "{site:?}");
+    assert_eq!(site.body["total"], 1, "{site:?}");
+    for hit in site.body["books"].as_array().unwrap() {
+        assert!(hit["stores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["store_id"] != "store"));
+    }
+}
+
+#[test]
 fn closing_a_buyer_pays_the_sellers_of_its_shipped_orders() {
     let s = TestServer::start();
     let seller = s.seller_with_store("seller", "store", &[("b1", 100, 10)]);

@@ -355,7 +355,9 @@ fn ids_that_name_nothing(order_id: &str) -> Vec<Case> {
     vec![
         case("/buyer/new_order", Buyer, store(SQL), 513),
         case("/buyer/new_order", Buyer, store("书店🙂"), 513),
-        case("/buyer/new_order", Buyer, store(&long), 513),
+        // Ids beyond the limits are bad values, decided before existence.
+        case("/buyer/new_order", Buyer, store(&long), 523),
+        case("/buyer/new_order", Buyer, store("st\u{0}"), 523),
         case(
             "/buyer/new_order",
             Buyer,
@@ -366,7 +368,13 @@ fn ids_that_name_nothing(order_id: &str) -> Vec<Case> {
             "/buyer/new_order",
             Buyer,
             order_of(json!([{"id": long, "count": 1}])),
-            515,
+            523,
+        ),
+        case(
+            "/seller/add_stock_level",
+            Seller,
+            stock_change(json!(long), json!(1)),
+            523,
         ),
         case(
             "/seller/add_stock_level",

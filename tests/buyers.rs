@@ -92,6 +92,19 @@ fn an_order_with_one_unserviceable_line_takes_nothing() {
 }
 
 #[test]
+fn a_book_the_store_does_not_list_answers_515_before_any_line_short_of_stock() {
+    let s = TestServer::start();
+    s.seller_with_store("seller", "store", &[("b1", 100, 5)]);
+    let buyer = s.buyer_with_funds("buyer", 0);
+
+    let placed = s.order(&buyer, "buyer", "store", &[("b1", 6), ("missing", 1)]);
+
+    assert_eq!(placed.status, 515, "{placed:?}");
+    assert_eq!(s.stock("store", "b1"), 5);
+    assert_eq!(s.scalar("SELECT COUNT(*) FROM orders"), 0);
+}
+
+#[test]
 fn a_book_listed_only_by_another_store_answers_515() {
     let s = TestServer::start();
     let token = shop(&s, 0);

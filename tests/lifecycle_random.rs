@@ -224,16 +224,17 @@ impl Run {
         )
     }
 
-    /// The code of the first line the store cannot serve, checked in the
-    /// order the lines first appear.
+    /// Why the store cannot serve the lines, if it cannot: 515 if any book
+    /// is not listed there, otherwise 517 if any is short of stock.
     fn order_refusal(&self, store: &'static str, lines: &[(&'static str, i64)]) -> Option<u16> {
-        lines.iter().find_map(
-            |&(book, count)| match self.model.stock.get(&(store, book)) {
-                None => Some(515),
-                Some(&stock) if stock < count => Some(517),
-                Some(_) => None,
-            },
-        )
+        let stock = |book| self.model.stock.get(&(store, book));
+        if lines.iter().any(|&(book, _)| stock(book).is_none()) {
+            return Some(515);
+        }
+        lines
+            .iter()
+            .any(|&(book, count)| stock(book).is_some_and(|&s| s < count))
+            .then_some(517)
     }
 
     /// An order to act on: mostly one still in progress.

@@ -179,6 +179,73 @@ fn acting_on_someone_elses_store_answers_401_and_changes_nothing() {
 }
 
 #[test]
+fn someone_elses_store_answers_401_even_when_the_values_are_bad_too() {
+    let s = TestServer::start();
+    s.seller_with_store("owner", "store", &[("b1", 100, 10)]);
+    let intruder = s.user("intruder");
+    let mut bad_price = book("b2", 1);
+    bad_price["price"] = json!(-1);
+
+    let zero = add_stock(&s, &intruder, "intruder", "store", "b1", 0);
+    let priced = add_book(&s, &intruder, "intruder", "store", bad_price);
+    let paged = s.post_as(
+        &intruder,
+        "/seller/query_orders",
+        json!({"user_id": "intruder", "store_id": "store", "page": 0}),
+    );
+
+    assert_eq!(zero.status, 401, "{zero:?}");
+    assert_eq!(priced.status, 401, "{priced:?}");
+    assert_eq!(paged.status, 401, "{paged:?}");
+    assert_eq!(s.stock("store", "b1"), 10);
+}
+
+#[test]
+fn ids_beyond_the_limits_are_bad_values_wherever_they_are_sent() {
+    let s = TestServer::start();
+    let token = s.seller_with_store("owner", "store", &[("b1", 100, 10)]);
+    let long = "x".repeat(201);
+
+    let store_listing = add_book(&s, &token, "owner", &long, book("b2", 1));
+    let control = add_stock(&s, &token, "owner", "store", "b1\n", 1);
+    let long_book = add_stock(&s, &token, "owner", "store", &long, 1);
+    let history = s.post_as(
+        &token,
+        "/seller/query_orders",
+        json!({"user_id": "owner", "store_id": long}),
+    );
+    let search = s.post(
+        "/search/books",
+        json!({"keyword": "x", "store_id": "store\u{0}"}),
+    );
+
+    for a in [&store_listing, &control, &long_book, &history, &search] {
+        assert_eq!(a.status, 523, "{a:?}");
+    }
+    assert_eq!(listings(&s), 1);
+    assert_eq!(s.stock("store", "b1"), 10);
+}
+
+#[test]
+fn pictures_that_are_not_images_answer_523_and_list_nothing() {
+    let s = TestServer::start();
+    let token = s.seller_with_store("owner", "store", &[]);
+    let mut text = book("b1", 1);
+    text["pictures"] = json!(["aGVsbG8gd29ybGQ="]);
+    let mut empty = book("b2", 1);
+    empty["pictures"] = json!([""]);
+
+    let texts = add_book(&s, &token, "owner", "store", text);
+    let empties = add_book(&s, &token, "owner", "store", empty);
+
+    assert_eq!(texts.status, 523, "{texts:?}");
+    assert!(texts.message().contains("pictures[0]"), "{texts:?}");
+    assert_eq!(empties.status, 523, "{empties:?}");
+    assert_eq!(listings(&s), 0);
+    assert_eq!(s.scalar("SELECT COUNT(*) FROM books"), 0);
+}
+
+#[test]
 fn seller_requests_without_a_valid_token_of_that_seller_answer_401() {
     let s = TestServer::start();
     let owner = s.seller_with_store("owner", "store", &[("b1", 100, 10)]);

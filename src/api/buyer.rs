@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::accounts::authenticate;
 use crate::model::history::Owner;
 use crate::model::orders;
-use crate::model::types::{Delta, OrderLine, Quantity};
+use crate::model::types::{check_id, Delta, OrderLine, Quantity};
 
 /// The most lines one order may have.
 pub const MAX_ORDER_LINES: usize = 1000;
@@ -80,6 +80,7 @@ pub fn new_order(app: &App, input: &Input) -> Result<Reply> {
     let (now, timeout) = (app.now(), app.config.order_timeout);
     let order_id = app.db.write(|tx| {
         authenticate(tx, &req.user_id, &token, now)?;
+        check_id("store_id", &req.store_id)?;
         orders::new_order(tx, &req.user_id, &req.store_id, lines?, now, timeout)
     })?;
     json::json(&NewOrderReply {
@@ -166,6 +167,7 @@ fn order_lines(books: Vec<BookCount>) -> Result<Vec<OrderLine>> {
     books
         .into_iter()
         .map(|b| {
+            check_id("books.id", &b.id)?;
             Ok(OrderLine {
                 count: Quantity::new(b.count)?,
                 book_id: b.id,

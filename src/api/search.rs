@@ -7,6 +7,7 @@ use super::Input;
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::model::catalog::Offer;
+use crate::model::types::check_id;
 use crate::search::find::{Hit, Page};
 use crate::search::{find, Field, Query};
 
@@ -80,6 +81,9 @@ pub fn books(app: &App, input: &Input) -> Result<Reply> {
     let query = Query::new(&req.keyword, fields)?;
     let page = Page::new(req.page, req.page_size)?;
     let store = req.store_id.as_deref().filter(|s| !s.is_empty());
+    if let Some(store) = store {
+        check_id("store_id", store)?;
+    }
 
     let found = app
         .db

@@ -99,6 +99,8 @@ pub fn add_book(app: &App, input: &Input) -> Result<Reply> {
     let now = app.now();
     app.db.write(|tx| {
         authenticate(tx, &req.user_id, &token, now)?;
+        stores::refuse_others_store(tx, &req.user_id, &req.store_id)?;
+        check_id("store_id", &req.store_id)?;
         let (stock, book) = (stock?, book?);
         stores::add_book(tx, &req.user_id, &req.store_id, &book, stock.get(), now)
     })?;
@@ -114,6 +116,9 @@ pub fn add_stock_level(app: &App, input: &Input) -> Result<Reply> {
     let now = app.now();
     app.db.write(|tx| {
         authenticate(tx, &req.user_id, &token, now)?;
+        stores::refuse_others_store(tx, &req.user_id, &req.store_id)?;
+        check_id("store_id", &req.store_id)?;
+        check_id("book_id", &req.book_id)?;
         let delta = Delta::new("add_stock_level", req.add_stock_level)?;
         stores::add_stock_level(
             tx,
@@ -150,11 +155,27 @@ pub fn query_orders(app: &App, input: &Input) -> Result<Reply> {
     let owner = Owner::Store(&req.store_id);
     let body = app.histories.list(&app.db, owner, now, |c| {
         authenticate(c, &req.user_id, &token, now)?;
+        stores::refuse_others_store(c, &req.user_id, &req.store_id)?;
+        check_id("store_id", &req.store_id)?;
         let query = req.paging.query()?;
         stores::require_owner(c, &req.user_id, &req.store_id)?;
         Ok(query)
     })?;
     Ok(json::body(body))
+}
+
+/// Picture `i` of a `book_info`: base64 of an image in one of the formats
+/// the picture URLs can name (JPEG, PNG, GIF, WebP, BMP).
+fn picture(i: usize, base64_text: &str) -> Result<Vec<u8>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(base64_text.trim())
+        .map_err(|e| Error::invalid(format!("book_info.pictures[{i}] is not base64: {e}")))?;
+    if stores::image_mime(&bytes).is_none() {
+        return Err(Error::invalid(format!(
+            "book_info.pictures[{i}] is not a JPEG, PNG, GIF, WebP or BMP image"
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Validates `book_info` and decodes its pictures from base64.
@@ -166,11 +187,7 @@ pub fn new_book(info: BookInfo) -> Result<NewBook> {
         .unwrap_or_default()
         .iter()
         .enumerate()
-        .map(|(i, p)| {
-            base64::engine::general_purpose::STANDARD
-                .decode(p.trim())
-                .map_err(|e| Error::invalid(format!("book_info.pictures[{i}] is not base64: {e}")))
-        })
+        .map(|(i, p)| picture(i, p))
         .collect::<Result<Vec<_>>>()?;
     Ok(NewBook {
         id: info.id,

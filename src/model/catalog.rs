@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection};
 
 use super::optional;
-use super::stores::image_mime;
+use super::stores::{image_mime, NOT_AN_IMAGE};
 use crate::error::Result;
 
 /// One store's offer of a book.
@@ -45,7 +45,8 @@ pub struct Picture {
 
 /// The stores selling a book, cheapest first (then by store id), at most
 /// `limit` of them, and how many there are in all. With `store`, only that
-/// store's offer, if it has one.
+/// store's offer, if it has one. Stores of closed accounts sell nothing and
+/// are left out.
 pub fn offers(
     conn: &Connection,
     book_rowid: i64,
@@ -53,9 +54,11 @@ pub fn offers(
     limit: i64,
 ) -> Result<(Vec<Offer>, i64)> {
     let mut stmt = conn.prepare_cached(
-        "SELECT store_id, price, stock FROM listings
-         WHERE book_rowid = ?1 AND (?2 IS NULL OR store_id = ?2)
-         ORDER BY price, store_id LIMIT ?3",
+        "SELECT l.store_id, l.price, l.stock FROM listings l
+         JOIN stores s ON s.store_id = l.store_id
+         JOIN users u ON u.user_id = s.owner_id AND u.closed_at IS NULL
+         WHERE l.book_rowid = ?1 AND (?2 IS NULL OR l.store_id = ?2)
+         ORDER BY l.price, l.store_id LIMIT ?3",
     )?;
     let offers = stmt
         .query_map(params![book_rowid, store, limit], |r| {
@@ -72,7 +75,10 @@ pub fn offers(
     }
     let count = conn
         .prepare_cached(
-            "SELECT count(*) FROM listings WHERE book_rowid = ?1 AND (?2 IS NULL OR store_id = ?2)",
+            "SELECT count(*) FROM listings l
+             JOIN stores s ON s.store_id = l.store_id
+             JOIN users u ON u.user_id = s.owner_id AND u.closed_at IS NULL
+             WHERE l.book_rowid = ?1 AND (?2 IS NULL OR l.store_id = ?2)",
         )?
         .query_row(params![book_rowid, store], |r| r.get(0))?;
     Ok((offers, count))
@@ -122,7 +128,7 @@ pub fn picture(conn: &Connection, book_id: &str, position: i64) -> Result<Option
         |r| {
             let bytes: Vec<u8> = r.get(0)?;
             Ok(Picture {
-                mime: image_mime(&bytes),
+                mime: image_mime(&bytes).unwrap_or(NOT_AN_IMAGE),
                 bytes,
             })
         },

@@ -18,7 +18,7 @@ use rusqlite::{params, Connection};
 use super::accounts::require_hash;
 use super::ledger::{self, Money, Stock};
 use super::optional;
-use super::stores::{book_rowid, listing};
+use super::stores::{book_rowid, listing, open_store_owner};
 use super::types::{merge_lines, CancelReason, OrderLine, Status};
 use crate::error::{Error, Result};
 
@@ -44,16 +44,24 @@ pub fn new_order(
     timeout: i64,
 ) -> Result<String> {
     expire_due(conn, now)?;
+    let lines = merge_lines(lines)?;
     if open_store_owner(conn, store_id)?.is_none() {
         return Err(Error::NoSuchStore);
     }
 
-    // Check every line before changing anything.
-    let lines = merge_lines(lines)?;
+    // Check every line before changing anything: first that each book is
+    // listed (515), then that each has the stock (517), as the contract
+    // orders the codes.
+    let listed = lines
+        .iter()
+        .map(|line| listed(conn, store_id, line))
+        .collect::<Result<Vec<_>>>()?;
     let mut priced = Vec::with_capacity(lines.len());
     let mut total: i64 = 0;
-    for line in &lines {
-        let (rowid, price) = available(conn, store_id, line)?;
+    for (line, (rowid, price, stock)) in lines.iter().zip(listed) {
+        if stock < line.count.get() {
+            return Err(Error::LowStock(line.book_id.clone()));
+        }
         let cost = price.checked_mul(line.count.get());
         total = cost
             .and_then(|c| total.checked_add(c))
@@ -344,15 +352,13 @@ fn cancel_order(conn: &Connection, order: &Order, reason: CancelReason, now: i64
     Ok(())
 }
 
-/// The listing's row id and price, if it can serve the line.
-fn available(conn: &Connection, store_id: &str, line: &OrderLine) -> Result<(i64, i64)> {
+/// The catalog row id, price and stock of a line's book in the store; 515
+/// if the store does not list it.
+fn listed(conn: &Connection, store_id: &str, line: &OrderLine) -> Result<(i64, i64, i64)> {
     let no_book = || Error::NoSuchBook(line.book_id.clone());
     let rowid = book_rowid(conn, &line.book_id)?.ok_or_else(no_book)?;
     let (price, stock) = listing(conn, store_id, rowid)?.ok_or_else(no_book)?;
-    if stock < line.count.get() {
-        return Err(Error::LowStock(line.book_id.clone()));
-    }
-    Ok((rowid, price))
+    Ok((rowid, price, stock))
 }
 
 /// Changes a listing's stock and records it. The schema's `CHECK (stock >= 0)`
@@ -415,16 +421,6 @@ fn set_balance(conn: &Connection, user_id: &str, balance: i64) -> Result<()> {
 
 /// The owner of a store whose account is still open: a closed seller's
 /// stores take no orders and ship nothing.
-fn open_store_owner(conn: &Connection, store_id: &str) -> Result<Option<String>> {
-    optional(
-        conn,
-        "SELECT s.owner_id FROM stores s JOIN users u ON u.user_id = s.owner_id
-         WHERE s.store_id = ?1 AND u.closed_at IS NULL",
-        [store_id],
-        |r| r.get(0),
-    )
-}
-
 const ORDER_COLUMNS: &str = "SELECT order_rowid, buyer_id, store_id, total_price, held, status \
                              FROM orders";
 

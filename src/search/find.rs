@@ -31,7 +31,7 @@ use super::excerpt::excerpt;
 use super::query::{Field, Query};
 use crate::error::{Error, Result};
 use crate::model::catalog::{self, split_tags, Offer};
-use crate::model::stores::store_owner;
+use crate::model::stores::open_store_owner;
 
 /// Matches up to this many are ranked by `bm25()` (about 1 ms of scoring).
 pub const RANK_LIMIT: usize = 1000;
@@ -125,7 +125,7 @@ pub fn find(
     page: Page,
 ) -> Result<Found> {
     if let Some(store) = store {
-        store_owner(conn, store)?.ok_or(Error::NoSuchStore)?;
+        open_store_owner(conn, store)?.ok_or(Error::NoSuchStore)?;
     }
     let Some(expression) = query.expression() else {
         return Ok(Found::default());
