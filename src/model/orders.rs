@@ -18,7 +18,7 @@ use rusqlite::{params, Connection};
 use super::accounts::require_hash;
 use super::ledger::{self, Money, Stock};
 use super::optional;
-use super::stores::{book_rowid, listing, open_store_owner};
+use super::stores::{listed, open_store_owner};
 use super::types::{merge_lines, CancelReason, OrderLine, Status};
 use crate::error::{Error, Result};
 
@@ -54,12 +54,13 @@ pub fn new_order(
     // orders the codes.
     let listed = lines
         .iter()
-        .map(|line| listed(conn, store_id, line))
+        .map(|line| listed(conn, store_id, &line.book_id))
         .collect::<Result<Vec<_>>>()?;
     let mut priced = Vec::with_capacity(lines.len());
     let mut total: i64 = 0;
-    for (line, (rowid, price, stock)) in lines.iter().zip(listed) {
-        if stock < line.count.get() {
+    for (line, book) in lines.iter().zip(listed) {
+        let (rowid, price) = (book.book_rowid, book.price);
+        if book.stock < line.count.get() {
             return Err(Error::LowStock(line.book_id.clone()));
         }
         let cost = price.checked_mul(line.count.get());
@@ -350,15 +351,6 @@ fn cancel_order(conn: &Connection, order: &Order, reason: CancelReason, now: i64
     )?
     .execute(params![order.buyer_id, order.rowid, now, reason.as_str()])?;
     Ok(())
-}
-
-/// The catalog row id, price and stock of a line's book in the store; 515
-/// if the store does not list it.
-fn listed(conn: &Connection, store_id: &str, line: &OrderLine) -> Result<(i64, i64, i64)> {
-    let no_book = || Error::NoSuchBook(line.book_id.clone());
-    let rowid = book_rowid(conn, &line.book_id)?.ok_or_else(no_book)?;
-    let (price, stock) = listing(conn, store_id, rowid)?.ok_or_else(no_book)?;
-    Ok((rowid, price, stock))
 }
 
 /// Changes a listing's stock and records it. The schema's `CHECK (stock >= 0)`

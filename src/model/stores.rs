@@ -120,9 +120,11 @@ pub fn add_stock_level(
     now: i64,
 ) -> Result<()> {
     require_owner(conn, user_id, store_id)?;
-    let no_book = || Error::NoSuchBook(book_id.to_string());
-    let rowid = book_rowid(conn, book_id)?.ok_or_else(no_book)?;
-    let (_, stock) = listing(conn, store_id, rowid)?.ok_or_else(no_book)?;
+    let Listed {
+        book_rowid: rowid,
+        stock,
+        ..
+    } = listed(conn, store_id, book_id)?;
 
     let new_stock = stock
         .checked_add(delta)
@@ -143,6 +145,35 @@ pub fn add_stock_level(
     conn.prepare_cached("UPDATE listings SET stock = ?3 WHERE store_id = ?1 AND book_rowid = ?2")?
         .execute(params![store_id, rowid, new_stock])?;
     ledger::stock(conn, store_id, rowid, Stock::Added, delta, None, now)
+}
+
+/// A listed book as orders and stock changes need it.
+#[derive(Clone, Copy, Debug)]
+pub struct Listed {
+    pub book_rowid: i64,
+    pub price: i64,
+    pub stock: i64,
+}
+
+/// The book with id `book_id` as the store lists it; 515 if it does not.
+/// One lookup for both the catalog row and the listing: orders make one per
+/// line.
+pub fn listed(conn: &Connection, store_id: &str, book_id: &str) -> Result<Listed> {
+    optional(
+        conn,
+        "SELECT b.book_rowid, l.price, l.stock FROM books b
+         JOIN listings l ON l.store_id = ?1 AND l.book_rowid = b.book_rowid
+         WHERE b.book_id = ?2",
+        params![store_id, book_id],
+        |r| {
+            Ok(Listed {
+                book_rowid: r.get(0)?,
+                price: r.get(1)?,
+                stock: r.get(2)?,
+            })
+        },
+    )?
+    .ok_or_else(|| Error::NoSuchBook(book_id.to_string()))
 }
 
 /// The price and stock of a book in a store, if the store lists it.
