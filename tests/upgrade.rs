@@ -13,9 +13,10 @@ use serde_json::json;
 /// The first schema version, as it was released.
 const SCHEMA_V1: &str = include_str!("../fixtures/schema_v1.sql");
 
-/// Rewrites the orders and their lines of a current file in the first
-/// version's layout (stored in the order placed, not by buyer) and marks the
-/// file as version 1, as if the first release had written it.
+/// Rewrites the orders, their lines and the ledgers of a current file in
+/// the first version's layout (orders stored in the order placed, not by
+/// buyer; states and kinds checked with IN lists) and marks the file as
+/// version 1, as if the first release had written it.
 fn downgrade_to_v1(path: &Path) {
     let conn = Connection::open(path).unwrap();
     conn.execute_batch(
@@ -25,6 +26,8 @@ fn downgrade_to_v1(path: &Path) {
          BEGIN;
          ALTER TABLE orders RENAME TO orders_now;
          ALTER TABLE order_lines RENAME TO order_lines_now;
+         ALTER TABLE money_ledger RENAME TO money_ledger_now;
+         ALTER TABLE stock_ledger RENAME TO stock_ledger_now;
          DROP INDEX orders_by_store;
          DROP INDEX orders_unpaid_by_deadline;",
     )
@@ -40,6 +43,10 @@ fn downgrade_to_v1(path: &Path) {
          FROM orders_now ORDER BY order_rowid;
          INSERT INTO order_lines (order_rowid, book_rowid, book_id, count, price)
          SELECT order_rowid, book_rowid, book_id, count, price FROM order_lines_now;
+         INSERT INTO money_ledger SELECT * FROM money_ledger_now;
+         INSERT INTO stock_ledger SELECT * FROM stock_ledger_now;
+         DROP TABLE money_ledger_now;
+         DROP TABLE stock_ledger_now;
          DROP TABLE order_lines_now;
          DROP TABLE orders_now;
          PRAGMA user_version = 1;
@@ -76,6 +83,10 @@ fn a_first_version_file_is_upgraded_with_its_orders_intact() {
 
     let version = s.scalar("PRAGMA user_version");
     assert_eq!(version, bookstore::db::SCHEMA_VERSION);
+    // The first version checked states and kinds with IN lists; the current
+    // schema has none.
+    let in_lists = s.scalar("SELECT count(*) FROM sqlite_schema WHERE sql LIKE '% IN (%'");
+    assert_eq!(in_lists, 0);
     assert_eq!(s.query_orders(&ann, "ann").body, ann_history);
     assert_eq!(s.query_orders(&bob, "bob").body, bob_history);
     let store_after = s.post_as(
