@@ -18,6 +18,7 @@ fn short(url: &str, scenarios: &[Choice], orders: u64) -> BenchArgs {
         catalog: None,
         books: 40,
         history_orders: 12,
+        history_page_size: None,
         seed: 7,
         server_pid: None,
         json: false,
@@ -69,6 +70,18 @@ fn a_short_history_run_builds_its_buyers_over_http_then_queries_them() {
         "syn_buyer_9",
     );
     assert_eq!(per_buyer, 12);
+}
+
+#[test]
+fn a_history_run_may_ask_for_pages_the_server_accepts() {
+    let s = TestServer::start();
+    let mut args = short(&s.url, &[Choice::History], 30);
+    args.history_page_size = Some(5);
+
+    let report = bench::run(&args).unwrap();
+
+    assert_eq!(report.error_count(), 0, "{}", report.text());
+    assert_eq!(report.scenarios[0].requests, 30 + 4);
 }
 
 #[test]

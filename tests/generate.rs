@@ -137,6 +137,7 @@ fn the_history_scenario_uses_a_generated_file_as_it_is() {
         catalog: None,
         books: 10,
         history_orders: 1,
+        history_page_size: None,
         seed: 1,
         server_pid: None,
         json: false,

@@ -86,6 +86,13 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1_000)]
     pub history_orders: usize,
 
+    /// Ask the history scenario for the first page of this many orders
+    /// instead of the whole history. A whole history is answered from what
+    /// the server kept of it while nothing changes; a page is always read
+    /// afresh, so this measures the reading itself.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub history_page_size: Option<u32>,
+
     /// Seed of the sessions' random choices.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -131,6 +138,7 @@ impl BenchArgs {
             catalog,
             books: self.books,
             history_orders: self.history_orders,
+            history_page_size: self.history_page_size,
             seed: self.seed,
             progress: !self.no_progress && std::io::stderr().is_terminal(),
             server_pid: self.server_pid,

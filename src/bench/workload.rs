@@ -70,6 +70,8 @@ pub struct Plan {
     pub books: usize,
     /// Orders of each history buyer, when they have to be placed over HTTP.
     pub history_orders: usize,
+    /// The page the history scenario asks for; `None` for the whole history.
+    pub history_page_size: Option<u32>,
     pub seed: u64,
     pub progress: bool,
     /// The server's process id, to report its CPU time and memory.
@@ -130,7 +132,10 @@ fn run_scenario(plan: &Plan, scenario: Scenario) -> Result<ScenarioReport, Strin
         Scenario::History => {
             let built = prepare::synthetic_world(plan, &mut setup)?;
             setup.recorder.merge(built);
-            measure(plan, scenario, history_session)
+            let page_size = plan.history_page_size;
+            measure(plan, scenario, |s, gate| {
+                history_session(s, gate, page_size)
+            })
         }
     };
     Ok(scenario_report(plan, scenario, measured, setup.recorder))
@@ -263,15 +268,24 @@ fn search_session(s: &mut Session, gate: &Gate) {
 #[derive(Serialize)]
 struct HistoryRequest<'a> {
     user_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page_size: Option<u32>,
 }
 
-/// A history session: one history buyer's whole order list, again and again.
-fn history_session(s: &mut Session, gate: &Gate) {
+/// A history session: one history buyer's whole order list (or its first
+/// page, with `--history-page-size`), again and again.
+fn history_session(s: &mut Session, gate: &Gate, page_size: Option<u32>) {
     let buyer = synthetic::buyer_id(s.index % HISTORY_BUYERS);
     let Some(token) = s.login(&buyer, PASSWORD) else {
         return;
     };
-    let query = HistoryRequest { user_id: &buyer };
+    let query = HistoryRequest {
+        user_id: &buyer,
+        page: page_size.map(|_| 1),
+        page_size,
+    };
     while gate.next().is_some() {
         s.call(Endpoint::QueryOrders, Some(&token), &query);
         gate.done();
