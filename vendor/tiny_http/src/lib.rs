@@ -162,11 +162,14 @@ impl From<Request> for Message {
     }
 }
 
-// this trait is to make sure that Server implements Share and Send
-#[doc(hidden)]
-trait MustBeShareDummy: Sync + Send {}
-#[doc(hidden)]
-impl MustBeShareDummy for Server {}
+// Patched: makes sure that Server can be shared between threads. The
+// published crate did it with a trait it never used, which the compiler
+// warned about; naming the function below for `Server` checks the same
+// bounds.
+const _: () = {
+    fn is_send_and_sync<T: Send + Sync>() {}
+    let _ = is_send_and_sync::<Server>;
+};
 
 pub struct IncomingRequests<'a> {
     server: &'a Server,

@@ -3,7 +3,6 @@ use std::io::{self, Cursor, ErrorKind, Read, Write};
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
 
 use std::sync::mpsc::Sender;
 
@@ -74,6 +73,10 @@ pub struct Request {
 
     // If Some, a message must be sent after responding
     notify_when_responded: Option<Sender<()>>,
+
+    // Patched: true if the connection closes after this request, which the
+    // answer then says (`Connection: close`)
+    closes_connection: bool,
 }
 
 struct NotifyOnDrop<R> {
@@ -108,6 +111,10 @@ pub enum RequestCreationError {
 
     /// Error while reading data from the socket during the creation of the `Request`.
     CreationIoError(IoError),
+
+    /// Patched: the headers do not say where the body ends, for the reason
+    /// given. The request must be refused and the connection closed.
+    BadFraming(&'static str),
 }
 
 impl From<IoError> for RequestCreationError {
@@ -140,23 +147,18 @@ where
     R: Read + Send + 'static,
     W: Write + Send + 'static,
 {
-    // finding the transfer-encoding header
-    let transfer_encoding = headers
-        .iter()
-        .find(|h: &&Header| h.field.equiv("Transfer-Encoding"))
-        .map(|h| h.value.clone());
+    let chunked = is_chunked(&headers).map_err(RequestCreationError::BadFraming)?;
+    let content_length = declared_length(&headers).map_err(RequestCreationError::BadFraming)?;
 
-    // finding the content-length header
-    let content_length = if transfer_encoding.is_some() {
-        // if transfer-encoding is specified, the Content-Length
-        // header must be ignored (RFC2616 #4.4)
-        None
-    } else {
-        headers
-            .iter()
-            .find(|h: &&Header| h.field.equiv("Content-Length"))
-            .and_then(|h| FromStr::from_str(h.value.as_str()).ok())
-    };
+    // Patched: with both headers, RFC 9112 lets the chunked coding win, but a
+    // proxy in front that went by the length would see the request end
+    // elsewhere, and the bytes between would be a request it never checked.
+    // No honest client sends both, so the request is refused rather than
+    // read either way.
+    if chunked && content_length.is_some() {
+        let reason = "both Content-Length and Transfer-Encoding are given";
+        return Err(RequestCreationError::BadFraming(reason));
+    }
 
     // true if the client sent a `Expect: 100-continue` header
     let expects_continue = {
@@ -215,9 +217,7 @@ where
             let (data_reader, _) = EqualReader::new(source_data, content_length); // TODO:
             Box::new(FusedReader::new(data_reader)) as Box<dyn Read + Send + 'static>
         }
-    } else if transfer_encoding.is_some() {
-        // if a transfer-encoding was specified, then "chunked" is ALWAYS applied
-        // over the message (RFC2616 #3.6)
+    } else if chunked {
         Box::new(FusedReader::new(Decoder::new(source_data))) as Box<dyn Read + Send + 'static>
     } else {
         // if we have neither a Content-Length nor a Transfer-Encoding,
@@ -238,7 +238,58 @@ where
         body_length: content_length,
         must_send_continue: expects_continue,
         notify_when_responded: None,
+        closes_connection: false,
     })
+}
+
+/// The body length that the `Content-Length` headers give, `None` without
+/// one.
+///
+/// Patched: the published crate took the first such header and read a value
+/// it could not parse (`abc`, `-1`, a number past `usize`) as no body, so
+/// the body was then parsed as the next request: a request could be hidden
+/// from whatever framed this one by its length. A value that is not a
+/// decimal number, or values that disagree, are refused now. Repeats of one
+/// value (`5, 5`) are accepted, as RFC 9112 allows.
+fn declared_length(headers: &[Header]) -> Result<Option<usize>, &'static str> {
+    let values = headers
+        .iter()
+        .filter(|h| h.field.equiv("Content-Length"))
+        .flat_map(|h| h.value.as_str().split(','))
+        .map(|v| v.trim_matches([' ', '\t']));
+    let mut length = None;
+    for value in values {
+        // `parse` alone would take a leading `+`.
+        let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+        let parsed = match value.parse() {
+            Ok(parsed) if digits => parsed,
+            _ => return Err("Content-Length is not a number of bytes"),
+        };
+        if length.is_some_and(|length| length != parsed) {
+            return Err("the Content-Length values disagree");
+        }
+        length = Some(parsed);
+    }
+    Ok(length)
+}
+
+/// Whether the body comes in chunks.
+///
+/// Patched: the published crate read any `Transfer-Encoding` (`gzip`,
+/// `identity`, `xchunked`) as chunked, where another parser may not. Only
+/// `chunked` alone is understood, so anything else is refused: its body
+/// could not be decoded, nor its end found.
+fn is_chunked(headers: &[Header]) -> Result<bool, &'static str> {
+    let mut codings = headers
+        .iter()
+        .filter(|h| h.field.equiv("Transfer-Encoding"))
+        .flat_map(|h| h.value.as_str().split(','))
+        .map(|v| v.trim_matches([' ', '\t']));
+    match (codings.next(), codings.next()) {
+        (None, _) => Ok(false),
+        (Some(coding), None) if coding.eq_ignore_ascii_case("chunked") => Ok(true),
+        _ => Err("the only Transfer-Encoding understood is chunked"),
+    }
 }
 
 impl Request {
@@ -445,6 +496,11 @@ impl Request {
         R: Read,
     {
         let mut writer = self.extract_writer_impl();
+        let response = if self.closes_connection {
+            response.closing_connection()
+        } else {
+            response
+        };
 
         let do_not_send_body = self.method == Method::Head;
 
@@ -473,6 +529,11 @@ impl Request {
         self.notify_when_responded = Some(sender);
         self
     }
+
+    /// Patched: marks this request as the last of its connection.
+    pub(crate) fn close_connection_after(&mut self) {
+        self.closes_connection = true;
+    }
 }
 
 impl fmt::Debug for Request {
@@ -488,7 +549,8 @@ impl fmt::Debug for Request {
 impl Drop for Request {
     fn drop(&mut self) {
         if self.response_writer.is_some() {
-            let response = Response::empty(500);
+            // Patched: JSON like every answer of the server (was empty).
+            let response = Response::json_message(500, "internal error");
             let _ = self.respond_impl(response); // ignoring any potential error
             if let Some(sender) = self.notify_when_responded.take() {
                 sender.send(()).unwrap();

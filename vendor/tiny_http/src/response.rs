@@ -495,6 +495,15 @@ where
     pub fn headers(&self) -> &[Header] {
         &self.headers
     }
+
+    /// Patched: says that the connection closes after this answer.
+    /// `add_header` drops a `Connection` header, which is the library's to
+    /// set, so it is added here.
+    pub(crate) fn closing_connection(mut self) -> Response<R> {
+        let close = Header::from_bytes(&b"Connection"[..], &b"close"[..]).unwrap();
+        self.headers.push(close);
+        self
+    }
 }
 
 impl<R> Response<R>
@@ -565,6 +574,21 @@ impl Response<Cursor<Vec<u8>>> {
             Some(data_len),
             None,
         )
+    }
+
+    /// Patched: an answer the library gives by itself (to a request it
+    /// cannot read, or one left unanswered), as JSON with a `message`, the
+    /// form of every answer of the server. The published crate sent these
+    /// with an empty body and no Content-Type.
+    pub(crate) fn json_message(status: u16, message: &str) -> Response<Cursor<Vec<u8>>> {
+        // The messages are this crate's own; escaping keeps the body JSON
+        // should one ever hold a quote.
+        let message = message.replace('\\', "\\\\").replace('"', "\\\"");
+        let body = format!("{{\"message\":\"{message}\"}}").into_bytes();
+        let length = body.len();
+        let json = Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]).unwrap();
+        Response::new(StatusCode(status), vec![json], Cursor::new(body), Some(length), None)
+            .with_chunked_threshold(usize::MAX)
     }
 }
 

@@ -3,6 +3,11 @@ use std::io::Result as IoResult;
 use std::sync::mpsc::channel;
 use std::sync::mpsc::{Receiver, Sender};
 
+/// The most bytes of an unread body that are read and thrown away when the
+/// reader is dropped (patch 1). A body longer than that is not drained to
+/// its end, so the connection cannot carry a next request.
+pub const DRAIN_LIMIT: usize = 1 << 20;
+
 /// A `Reader` that reads exactly the number of bytes from a sub-reader.
 ///
 /// If the limit is reached, it returns EOF. If the limit is not reached
@@ -65,12 +70,11 @@ where
 {
     fn drop(&mut self) {
         // Patched: drain through a small fixed buffer, and at most
-        // MAX_DRAIN bytes. The original allocated a buffer as large as the
+        // DRAIN_LIMIT bytes. The original allocated a buffer as large as the
         // unread rest of the body, so a request that declared a huge
         // Content-Length aborted the process when it was dropped unread.
-        const MAX_DRAIN: usize = 1 << 20;
         let mut buf = [0u8; 8192];
-        let mut remaining_to_read = self.size.min(MAX_DRAIN);
+        let mut remaining_to_read = self.size.min(DRAIN_LIMIT);
 
         while remaining_to_read > 0 {
             let want = remaining_to_read.min(buf.len());
