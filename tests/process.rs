@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -60,6 +60,24 @@ impl Process {
                 Err(e) => panic!("no line with {text:?} on stderr: {e}"),
             }
         }
+    }
+
+    /// Whether a stderr line containing `text` has arrived since the last
+    /// look; does not wait.
+    fn saw_line(&self, text: &str) -> bool {
+        self.stderr.try_iter().any(|line| line.contains(text))
+    }
+
+    /// What the process holds, for a failure message.
+    fn describe(&self) -> String {
+        let pid = self.child.id();
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let threads = status.lines().find(|l| l.starts_with("Threads:"));
+        format!(
+            "{fds} descriptors open, {}",
+            threads.unwrap_or("threads unknown")
+        )
     }
 
     fn signal(&self, name: &str) {
@@ -220,14 +238,25 @@ fn a_killed_server_keeps_every_acknowledged_write() {
     assert_eq!(p.post("/buyer/add_funds", None, withdraw).0, 200);
 }
 
-/// Opens more connections than a server limited to 64 file descriptors can
-/// accept, and waits until it reports failing to accept one. The surplus
-/// waits in the listen backlog (128 by default), so connecting never blocks.
+/// Opens connections, one at a time, until a server limited to 64 file
+/// descriptors reports failing to accept one, and returns them. The surplus
+/// waits in the listen backlog (at least 128), so connecting never blocks.
 fn exhaust_file_descriptors(p: &Process) -> Vec<TcpStream> {
-    let open: Vec<TcpStream> = (0..100)
-        .filter_map(|_| TcpStream::connect(&p.addr).ok())
-        .collect();
-    p.wait_for_line("accepting a connection");
+    let mut open = Vec::new();
+    let started = Instant::now();
+    while !p.saw_line("accepting a connection") {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the server never ran out of descriptors with {} connections open; {}",
+            open.len(),
+            p.describe()
+        );
+        let stream = (open.len() < 100).then(|| TcpStream::connect(&p.addr));
+        match stream {
+            Some(Ok(stream)) => open.push(stream),
+            _ => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
     open
 }
 
@@ -268,7 +297,7 @@ fn served_again_after_running_out(limits: &str) {
 
     drop(exhaust_file_descriptors(&p));
 
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let healthy = || -> Option<u16> {
         let mut stream = TcpStream::connect(&p.addr).ok()?;
         stream.set_read_timeout(Some(PATIENCE)).ok()?;

@@ -337,37 +337,37 @@ impl Server {
                     Err(e) => Err(e),
                 };
 
-                match new_client {
-                    Ok(client) => {
-                        let messages = inside_messages.clone();
-                        let mut client = Some(client);
-                        tasks_pool.spawn(Box::new(move || {
-                            if let Some(client) = client.take() {
-                                // Synchronization is needed for HTTPS requests to avoid a deadlock
-                                if client.secure() {
-                                    let (sender, receiver) = mpsc::channel();
-                                    for rq in client {
-                                        messages.push(rq.with_notify_sender(sender.clone()).into());
-                                        receiver.recv().unwrap();
-                                    }
-                                } else {
-                                    for rq in client {
-                                        messages.push(rq.into());
-                                    }
+                // Patched: a connection that gets no thread is dropped, and
+                // that is reported like a failed accept.
+                let served = new_client.and_then(|client| {
+                    let messages = inside_messages.clone();
+                    let mut client = Some(client);
+                    tasks_pool.spawn(Box::new(move || {
+                        if let Some(client) = client.take() {
+                            // Synchronization is needed for HTTPS requests to avoid a deadlock
+                            if client.secure() {
+                                let (sender, receiver) = mpsc::channel();
+                                for rq in client {
+                                    messages.push(rq.with_notify_sender(sender.clone()).into());
+                                    receiver.recv().unwrap();
+                                }
+                            } else {
+                                for rq in client {
+                                    messages.push(rq.into());
                                 }
                             }
-                        }));
-                    }
+                        }
+                    }))
+                });
 
-                    Err(e) => {
-                        // Patched: an accept error (such as running out of
-                        // file descriptors) is passing; the original ended
-                        // this thread here, closing the listening socket for
-                        // good. Pause briefly and keep listening instead.
-                        log::error!("Error accepting new client: {}", e);
-                        inside_messages.push(e.into());
-                        thread::sleep(std::time::Duration::from_millis(10));
-                    }
+                if let Err(e) = served {
+                    // Patched: an accept error (such as running out of
+                    // file descriptors) is passing; the original ended
+                    // this thread here, closing the listening socket for
+                    // good. Pause briefly and keep listening instead.
+                    log::error!("Error accepting new client: {}", e);
+                    inside_messages.push(e.into());
+                    thread::sleep(std::time::Duration::from_millis(10));
                 }
             }
             log::debug!("Terminating accept thread");

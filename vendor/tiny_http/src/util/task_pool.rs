@@ -58,7 +58,9 @@ impl TaskPool {
         };
 
         for _ in 0..MIN_THREADS {
-            pool.add_thread(None)
+            // Patched: these are spares; without them every connection
+            // starts its own thread.
+            let _ = pool.add_thread(None);
         }
 
         pool
@@ -66,7 +68,10 @@ impl TaskPool {
 
     /// Executes a function in a thread.
     /// If no thread is available, spawns a new one.
-    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
+    ///
+    /// Patched: fails when a thread is needed and none can be started; the
+    /// task is then dropped.
+    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) -> std::io::Result<()> {
         let mut queue = self.sharing.todo.lock().unwrap();
 
         // Patched: a thread woken for an earlier task still counts as
@@ -75,19 +80,21 @@ impl TaskPool {
         // connection closed. Start a thread unless an idle one is left over
         // for this task.
         if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
-            self.add_thread(Some(code));
+            self.add_thread(Some(code))
         } else {
             queue.push_back(code);
             self.sharing.condvar.notify_one();
+            Ok(())
         }
     }
 
-    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) {
+    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) -> std::io::Result<()> {
         let sharing = self.sharing.clone();
 
         // Patched: the published `thread::spawn` panicked when no thread
         // could be started, which ended the accepting thread and so the
-        // whole server. Now the task (a connection) is dropped, closing it.
+        // whole server. Now the task (a connection) is dropped, closing it,
+        // and the caller told why.
         let spawned = thread::Builder::new().spawn(move || {
             let sharing = sharing;
             let _active_guard = Registration::new(&sharing.active_tasks);
@@ -132,9 +139,9 @@ impl TaskPool {
                 task();
             }
         });
-        if let Err(e) = spawned {
-            log::error!("Cannot start a thread for a connection: {}", e);
-        }
+        spawned
+            .map(drop)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("no thread for it: {}", e)))
     }
 }
 
