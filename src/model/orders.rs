@@ -72,26 +72,27 @@ pub fn new_order(
 
     let order_id = uuid::Uuid::new_v4().to_string();
     // Orders are numbered one past the highest number so far; the writer
-    // places one order at a time, so no two get the same number.
+    // places one order at a time, so no two get the same number. Asked
+    // apart from the insert: folded into it as a subquery with RETURNING,
+    // it made SQLite build a temporary table for every order, a third of
+    // the statement work of a new order.
     let order_rowid: i64 = conn
-        .prepare_cached(
-            "INSERT INTO orders (buyer_id, order_rowid, order_id, store_id, total_price,
-                                 created_at, expires_at)
-             VALUES (?1, (SELECT COALESCE(MAX(order_rowid), 0) + 1 FROM orders),
-                     ?2, ?3, ?4, ?5, ?6)
-             RETURNING order_rowid",
-        )?
-        .query_row(
-            params![
-                buyer_id,
-                order_id,
-                store_id,
-                total,
-                now,
-                now.saturating_add(timeout)
-            ],
-            |r| r.get(0),
-        )?;
+        .prepare_cached("SELECT COALESCE(MAX(order_rowid), 0) + 1 FROM orders")?
+        .query_row([], |r| r.get(0))?;
+    conn.prepare_cached(
+        "INSERT INTO orders (buyer_id, order_rowid, order_id, store_id, total_price,
+                             created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        buyer_id,
+        order_rowid,
+        order_id,
+        store_id,
+        total,
+        now,
+        now.saturating_add(timeout)
+    ])?;
 
     let mut add_line = conn.prepare_cached(
         "INSERT INTO order_lines (buyer_id, order_rowid, book_rowid, book_id, count, price)
