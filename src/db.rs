@@ -11,12 +11,14 @@
 //! [`Db::checkpoint`], which the server's background thread runs on a
 //! connection of its own: a checkpoint writes and syncs the file, and a
 //! request should not wait for that. The writer checkpoints by itself only
-//! if the log grows past [`WAL_BACKSTOP_PAGES`] anyway.
+//! if the log grows past [`WAL_BACKSTOP_PAGES`] anyway. The writer hands
+//! each commit's log to the OS in one piece ([`batched_wal`]).
 //!
 //! The file's `user_version` is its schema version. Older files are upgraded
 //! step by step on opening; a file written by a newer release is refused
 //! rather than misread.
 
+mod batched_wal;
 mod group;
 
 use std::path::Path;
@@ -64,7 +66,9 @@ impl Db {
     /// Opens (creating if needed) the file at `path`, brings its schema up to
     /// date and opens `readers` extra read-only connections.
     pub fn open(path: &Path, readers: usize) -> Result<Db> {
-        let writer = Connection::open(path)?;
+        batched_wal::register()?;
+        let vfs = batched_wal::NAME.to_str().expect("the name is ASCII");
+        let writer = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs)?;
         configure(&writer)?;
         writer.execute_batch(&format!(
             "PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES};"

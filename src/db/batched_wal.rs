@@ -1,0 +1,419 @@
+//! A file layer for the writing connection that sends each transaction's
+//! write-ahead log to the OS in one system call instead of two per page.
+//!
+//! SQLite appends a committed transaction to the log frame by frame, and
+//! writes every frame as two calls: its 24-byte header, then the page. A new
+//! order changes about ten pages, so its commit made twenty `pwrite` calls,
+//! each touching the OS page cache on its own; measured on this project's
+//! machine that is 27 us per commit, against 6.5 us for one call carrying
+//! the same bytes.
+//!
+//! So the writer opens the database through this layer, a thin wrapper
+//! around SQLite's own file layer. For the log file only, writes that
+//! continue one another are gathered in memory and handed to the OS
+//! together. The rule that keeps this safe: the gathered bytes are written
+//! out before the call that completes a commit returns. A frame header
+//! whose commit field is set marks the last frame of a transaction, and the
+//! page written right after it is the end of that transaction; the batch is
+//! written then, and an error there fails the commit as an error of the
+//! original write would. Other readers learn of the new frames only after
+//! that, when SQLite publishes them in the shared index. Any other use of
+//! the log file (a read, a write elsewhere, a sync, a size query, a
+//! truncation, closing) writes the batch out first, so what SQLite reads
+//! back is always what it wrote. A process killed halfway loses only a
+//! transaction that had not been committed, as with SQLite alone.
+//!
+//! Every other file, and every other operation, goes straight to SQLite's
+//! default file layer.
+
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::mem::{align_of, size_of};
+use std::ptr;
+use std::sync::OnceLock;
+
+use rusqlite::ffi;
+
+/// The name the layer is registered under.
+pub const NAME: &CStr = c"bookstore-batched-wal";
+
+/// Size of a frame header in the log.
+const FRAME_HEADER: usize = 24;
+
+/// The most bytes gathered before they are written anyway. The default
+/// layer writes less than 128 KiB per call (it masks larger lengths), and a
+/// large transaction should not hold its whole log in memory. A new order's
+/// commit (ten frames, 41 KB) fits.
+const MAX_BATCH: usize = 64 << 10;
+
+/// Registers the layer with SQLite, once; later calls do nothing.
+pub fn register() -> rusqlite::Result<()> {
+    static REGISTERED: OnceLock<c_int> = OnceLock::new();
+    let rc = *REGISTERED.get_or_init(|| unsafe { register_once() });
+    if rc == ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), None))
+    }
+}
+
+/// Builds the layer from the default one and registers it (not as default).
+///
+/// # Safety
+/// Called once; the layer is leaked, as SQLite keeps pointers to it.
+unsafe fn register_once() -> c_int {
+    let rc = ffi::sqlite3_initialize();
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    let base = ffi::sqlite3_vfs_find(ptr::null());
+    if base.is_null() {
+        return ffi::SQLITE_ERROR;
+    }
+    // The same operations as the default layer, except opening files. The
+    // default layer's other operations do not depend on which layer
+    // structure they are called through.
+    let mut vfs: ffi::sqlite3_vfs = *base;
+    vfs.szOsFile = (File::real_offset() + (*base).szOsFile as usize) as c_int;
+    vfs.zName = NAME.as_ptr();
+    vfs.pNext = ptr::null_mut();
+    vfs.pAppData = base.cast();
+    vfs.xOpen = Some(open);
+    ffi::sqlite3_vfs_register(Box::leak(Box::new(vfs)), 0)
+}
+
+/// An open file as SQLite sees it: SQLite's own header, then this layer's
+/// state, then the default layer's file structure, all in the memory SQLite
+/// allocated (`szOsFile` bytes).
+#[repr(C)]
+struct File {
+    base: ffi::sqlite3_file,
+    /// The log's gathered writes; `None` for every other file.
+    batch: Option<Box<Batch>>,
+}
+
+/// Consecutive writes to the log not yet handed to the OS.
+#[derive(Default)]
+struct Batch {
+    /// File offset of `bytes[0]`.
+    start: i64,
+    bytes: Vec<u8>,
+    /// The last write was the header of a transaction's last frame.
+    commit_follows: bool,
+}
+
+impl File {
+    /// Where the default layer's structure starts, suitably aligned.
+    fn real_offset() -> usize {
+        size_of::<File>().next_multiple_of(align_of::<u64>().max(16))
+    }
+
+    /// The default layer's structure for `file`.
+    unsafe fn real(file: *mut ffi::sqlite3_file) -> *mut ffi::sqlite3_file {
+        file.cast::<u8>().add(File::real_offset()).cast()
+    }
+
+    unsafe fn methods(file: *mut ffi::sqlite3_file) -> &'static ffi::sqlite3_io_methods {
+        &*(*File::real(file)).pMethods
+    }
+
+    /// Hands the gathered bytes of `file` to the OS, if there are any.
+    unsafe fn flush(file: *mut ffi::sqlite3_file) -> c_int {
+        let this = &mut *file.cast::<File>();
+        let Some(batch) = this.batch.as_deref_mut() else {
+            return ffi::SQLITE_OK;
+        };
+        batch.commit_follows = false;
+        if batch.bytes.is_empty() {
+            return ffi::SQLITE_OK;
+        }
+        let write = File::methods(file).xWrite.expect("files can be written");
+        let rc = write(
+            File::real(file),
+            batch.bytes.as_ptr().cast(),
+            batch.bytes.len() as c_int,
+            batch.start,
+        );
+        // Written or failed, the bytes are done with: on failure SQLite
+        // abandons the transaction they belong to.
+        batch.bytes.clear();
+        rc
+    }
+}
+
+/// Opens a file through the default layer and wraps it.
+unsafe extern "C" fn open(
+    vfs: *mut ffi::sqlite3_vfs,
+    name: *const c_char,
+    file: *mut ffi::sqlite3_file,
+    flags: c_int,
+    out_flags: *mut c_int,
+) -> c_int {
+    let base = (*vfs).pAppData.cast::<ffi::sqlite3_vfs>();
+    let real = File::real(file);
+    // SQLite calls close only on a file whose methods are set.
+    ptr::write(
+        file.cast::<File>(),
+        File {
+            base: ffi::sqlite3_file {
+                pMethods: ptr::null(),
+            },
+            batch: None,
+        },
+    );
+    let open = (*base).xOpen.expect("the default layer opens files");
+    let rc = open(base, name, real, flags, out_flags);
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    let this = &mut *file.cast::<File>();
+    if flags & ffi::SQLITE_OPEN_WAL != 0 {
+        this.batch = Some(Box::default());
+        this.base.pMethods = &LOG_METHODS;
+    } else {
+        this.base.pMethods = &PASS_METHODS;
+    }
+    rc
+}
+
+unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
+    let flushed = File::flush(file);
+    let close = File::methods(file).xClose.expect("files can be closed");
+    let rc = close(File::real(file));
+    ptr::drop_in_place(file.cast::<File>());
+    if flushed != ffi::SQLITE_OK {
+        flushed
+    } else {
+        rc
+    }
+}
+
+/// A write to the log: gathered while it continues the batch.
+unsafe extern "C" fn log_write(
+    file: *mut ffi::sqlite3_file,
+    data: *const c_void,
+    amount: c_int,
+    offset: i64,
+) -> c_int {
+    let this = &mut *file.cast::<File>();
+    let batch = this.batch.as_deref_mut().expect("a log file has a batch");
+    let continues = offset == batch.start + batch.bytes.len() as i64;
+    let fits = batch.bytes.len() + amount as usize <= MAX_BATCH;
+    let joins = batch.bytes.is_empty() || (continues && fits);
+    if !joins {
+        let rc = File::flush(file);
+        if rc != ffi::SQLITE_OK {
+            return rc;
+        }
+    }
+    let batch = (*file.cast::<File>()).batch.as_deref_mut().unwrap();
+    if batch.bytes.is_empty() {
+        batch.start = offset;
+    }
+    let bytes = std::slice::from_raw_parts(data.cast::<u8>(), amount as usize);
+    batch.bytes.extend_from_slice(bytes);
+
+    let ends_commit = batch.commit_follows;
+    // Bytes 4..8 of a frame header hold the database size after a commit,
+    // and are zero in every frame but a transaction's last.
+    batch.commit_follows = bytes.len() == FRAME_HEADER && bytes[4..8] != [0; 4];
+    if ends_commit {
+        return File::flush(file);
+    }
+    ffi::SQLITE_OK
+}
+
+unsafe extern "C" fn log_read(
+    file: *mut ffi::sqlite3_file,
+    data: *mut c_void,
+    amount: c_int,
+    offset: i64,
+) -> c_int {
+    let rc = File::flush(file);
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    pass_read(file, data, amount, offset)
+}
+
+unsafe extern "C" fn log_truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int {
+    let rc = File::flush(file);
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    pass_truncate(file, size)
+}
+
+unsafe extern "C" fn log_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
+    let rc = File::flush(file);
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    pass_sync(file, flags)
+}
+
+unsafe extern "C" fn log_file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
+    let rc = File::flush(file);
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    pass_file_size(file, size)
+}
+
+unsafe extern "C" fn log_file_control(
+    file: *mut ffi::sqlite3_file,
+    op: c_int,
+    arg: *mut c_void,
+) -> c_int {
+    let rc = File::flush(file);
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    pass_file_control(file, op, arg)
+}
+
+/// Defines operations that only forward to the default layer.
+macro_rules! forward {
+    ($($name:ident => $method:ident ($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        $(
+            unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> $ret {
+                let method = File::methods(file).$method.expect("the default layer has it");
+                method(File::real(file) $(, $arg)*)
+            }
+        )*
+    };
+}
+
+forward! {
+    pass_read => xRead(data: *mut c_void, amount: c_int, offset: i64) -> c_int;
+    pass_write => xWrite(data: *const c_void, amount: c_int, offset: i64) -> c_int;
+    pass_truncate => xTruncate(size: i64) -> c_int;
+    pass_sync => xSync(flags: c_int) -> c_int;
+    pass_file_size => xFileSize(size: *mut i64) -> c_int;
+    pass_lock => xLock(level: c_int) -> c_int;
+    pass_unlock => xUnlock(level: c_int) -> c_int;
+    pass_check_reserved_lock => xCheckReservedLock(out: *mut c_int) -> c_int;
+    pass_file_control => xFileControl(op: c_int, arg: *mut c_void) -> c_int;
+    pass_sector_size => xSectorSize() -> c_int;
+    pass_device_characteristics => xDeviceCharacteristics() -> c_int;
+    pass_shm_map => xShmMap(region: c_int, size: c_int, extend: c_int, out: *mut *mut c_void) -> c_int;
+    pass_shm_lock => xShmLock(offset: c_int, n: c_int, flags: c_int) -> c_int;
+    pass_shm_barrier => xShmBarrier() -> ();
+    pass_shm_unmap => xShmUnmap(delete: c_int) -> c_int;
+    pass_fetch => xFetch(offset: i64, amount: c_int, out: *mut *mut c_void) -> c_int;
+    pass_unfetch => xUnfetch(offset: i64, page: *mut c_void) -> c_int;
+}
+
+/// Operations of every file but the log. Version 3, as the default layer's:
+/// shared memory for the log's index, and memory-mapped reads.
+static PASS_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
+    iVersion: 3,
+    xClose: Some(close),
+    xRead: Some(pass_read),
+    xWrite: Some(pass_write),
+    xTruncate: Some(pass_truncate),
+    xSync: Some(pass_sync),
+    xFileSize: Some(pass_file_size),
+    xLock: Some(pass_lock),
+    xUnlock: Some(pass_unlock),
+    xCheckReservedLock: Some(pass_check_reserved_lock),
+    xFileControl: Some(pass_file_control),
+    xSectorSize: Some(pass_sector_size),
+    xDeviceCharacteristics: Some(pass_device_characteristics),
+    xShmMap: Some(pass_shm_map),
+    xShmLock: Some(pass_shm_lock),
+    xShmBarrier: Some(pass_shm_barrier),
+    xShmUnmap: Some(pass_shm_unmap),
+    xFetch: Some(pass_fetch),
+    xUnfetch: Some(pass_unfetch),
+};
+
+/// Operations of the log file: writes gathered, everything else after the
+/// gathered bytes are written.
+static LOG_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
+    xRead: Some(log_read),
+    xWrite: Some(log_write),
+    xTruncate: Some(log_truncate),
+    xSync: Some(log_sync),
+    xFileSize: Some(log_file_size),
+    xFileControl: Some(log_file_control),
+    ..PASS_METHODS
+};
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::{Connection, OpenFlags};
+
+    use super::*;
+
+    /// A writer through the layer and a plain reader on a new file.
+    fn pair(dir: &tempfile::TempDir) -> (Connection, Connection) {
+        register().unwrap();
+        let path = dir.path().join("t.db");
+        let vfs = NAME.to_str().unwrap();
+        let writer = Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), vfs).unwrap();
+        // A tiny page cache makes large transactions spill pages into the
+        // log before they commit, and write some of them again.
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+                 PRAGMA cache_size = 10;
+                 CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL);",
+            )
+            .unwrap();
+        (writer, Connection::open(&path).unwrap())
+    }
+
+    fn count(c: &Connection) -> i64 {
+        c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn every_commit_is_visible_to_another_connection_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, reader) = pair(&dir);
+        for k in 0..200 {
+            writer
+                .execute("INSERT INTO t VALUES (?1, zeroblob(100))", [k])
+                .unwrap();
+            assert_eq!(count(&reader), k + 1);
+        }
+    }
+
+    #[test]
+    fn large_spilled_and_rolled_back_transactions_leave_a_sound_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut writer, reader) = pair(&dir);
+        // Several MiB of log in one transaction: past the batch limit, and
+        // past the page cache, so pages are spilled and rewritten.
+        let tx = writer.transaction().unwrap();
+        for k in 0..3000 {
+            tx.execute("INSERT INTO t VALUES (?1, zeroblob(2000))", [k])
+                .unwrap();
+        }
+        tx.execute("UPDATE t SET v = zeroblob(1500) WHERE k % 3 = 0", [])
+            .unwrap();
+        tx.commit().unwrap();
+        assert_eq!(count(&reader), 3000);
+
+        let tx = writer.transaction().unwrap();
+        for k in 3000..5000 {
+            tx.execute("INSERT INTO t VALUES (?1, zeroblob(2000))", [k])
+                .unwrap();
+        }
+        tx.rollback().unwrap();
+        writer
+            .execute("INSERT INTO t VALUES (9999, x'01')", [])
+            .unwrap();
+
+        assert_eq!(count(&reader), 3001);
+        let check: String = reader
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+        drop(writer);
+        // Reopened from the file alone, through the default layer.
+        let again = Connection::open(dir.path().join("t.db")).unwrap();
+        assert_eq!(count(&again), 3001);
+    }
+}
