@@ -85,3 +85,30 @@ fn sessions_ended_before_a_restart_stay_ended() {
     assert_eq!(s.query_orders(&ended, "alice").status, 401);
     assert_eq!(s.query_orders(&bobs, "bob").status, 401);
 }
+
+/// The write-ahead log gives its disk space back once requests stop, and
+/// what it held is in the main file.
+#[test]
+fn the_write_ahead_log_is_emptied_once_the_server_falls_quiet() {
+    let s = TestServer::start();
+    s.seller_with_store("seller", "store", &[("b1", 100, 10)]);
+    let buyer = s.buyer_with_funds("buyer", 1000);
+    let order = s.order(&buyer, "buyer", "store", &[("b1", 3)]);
+    assert_eq!(order.status, 200);
+    let wal = s.db_path().with_extension("db-wal");
+    let size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+    assert!(size() > 0, "the writes went to the log first");
+
+    let started = std::time::Instant::now();
+    while size() > 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the log still holds {} bytes",
+            size()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    assert_eq!(s.stock("store", "b1"), 7);
+    assert_eq!(s.balance("buyer"), 1000);
+}

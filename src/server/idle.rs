@@ -84,13 +84,20 @@ impl Watch {
 
 /// Releases what the server keeps for later: the search cache, the kept
 /// order histories, SQLite's
-/// caches on every connection not in use, and the allocator's free space.
-/// Never waits for a request: a connection in use keeps its cache.
+/// caches on every connection not in use, the allocator's free space, and
+/// the disk space of the write-ahead log, which grows to 200 MB under
+/// steady writing. Never waits for a request: a connection in use keeps its
+/// cache, and the log is left as it is if a request is under way. A write
+/// that arrives while the log is being truncated waits for it, a few
+/// milliseconds.
 pub fn release_memory(app: &App) {
     app.search_cache.clear();
     app.histories.clear();
     if let Err(e) = app.db.release_memory() {
         eprintln!("error: releasing memory: {}", log_cause(&e));
+    }
+    if let Err(e) = app.db.truncate_log() {
+        eprintln!("error: truncating the write-ahead log: {}", log_cause(&e));
     }
     trim_allocator();
 }
