@@ -222,53 +222,28 @@ unsafe extern "C" fn log_write(
     ffi::SQLITE_OK
 }
 
-unsafe extern "C" fn log_read(
-    file: *mut ffi::sqlite3_file,
-    data: *mut c_void,
-    amount: c_int,
-    offset: i64,
-) -> c_int {
-    let rc = File::flush(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    pass_read(file, data, amount, offset)
+/// Defines operations on the log that write the gathered bytes out first,
+/// then do what the default layer does.
+macro_rules! after_flush {
+    ($($name:ident => $pass:ident ($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> c_int {
+                let rc = File::flush(file);
+                if rc != ffi::SQLITE_OK {
+                    return rc;
+                }
+                $pass(file $(, $arg)*)
+            }
+        )*
+    };
 }
 
-unsafe extern "C" fn log_truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int {
-    let rc = File::flush(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    pass_truncate(file, size)
-}
-
-unsafe extern "C" fn log_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    let rc = File::flush(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    pass_sync(file, flags)
-}
-
-unsafe extern "C" fn log_file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
-    let rc = File::flush(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    pass_file_size(file, size)
-}
-
-unsafe extern "C" fn log_file_control(
-    file: *mut ffi::sqlite3_file,
-    op: c_int,
-    arg: *mut c_void,
-) -> c_int {
-    let rc = File::flush(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    pass_file_control(file, op, arg)
+after_flush! {
+    log_read => pass_read(data: *mut c_void, amount: c_int, offset: i64);
+    log_truncate => pass_truncate(size: i64);
+    log_sync => pass_sync(flags: c_int);
+    log_file_size => pass_file_size(size: *mut i64);
+    log_file_control => pass_file_control(op: c_int, arg: *mut c_void);
 }
 
 /// Defines operations that only forward to the default layer.
