@@ -74,9 +74,12 @@ impl Process {
         let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let threads = status.lines().find(|l| l.starts_with("Threads:"));
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
+        let files = limits.lines().find(|l| l.starts_with("Max open files"));
         format!(
-            "{fds} descriptors open, {}",
-            threads.unwrap_or("threads unknown")
+            "{fds} descriptors open, {}; {}",
+            threads.unwrap_or("threads unknown"),
+            files.unwrap_or("descriptor limit unknown")
         )
     }
 
