@@ -165,6 +165,15 @@ unsafe extern "C" fn open(
     if rc != ffi::SQLITE_OK {
         return rc;
     }
+    // The methods below forward every operation of version 3, which the
+    // Unix layer has; over an older layer, which lacks some of them, the
+    // file is refused rather than left to call what is missing.
+    if File::methods(file).iVersion < 3 {
+        if let Some(close) = File::methods(file).xClose {
+            close(real);
+        }
+        return ffi::SQLITE_CANTOPEN;
+    }
     let this = &mut *file.cast::<File>();
     if flags & ffi::SQLITE_OPEN_WAL != 0 {
         this.batch = Some(Box::default());
