@@ -93,6 +93,13 @@ CREATE INDEX IF NOT EXISTS listings_by_book ON listings(book_rowid);
 -- sit together on a few neighbouring pages: a history of a thousand orders
 -- is read in one short scan instead of one page per order, as it was when
 -- orders were stored in the order they were placed.
+--
+-- `books` repeats the order's lines (`order_lines`) as the JSON array both
+-- order lists show, in the order of the books' catalog numbers:
+-- [{"book_id":"...","count":2,"price":3879}]. Lines never change once the
+-- order is placed, so the copy cannot go stale; listing a thousand orders
+-- then reads no line at all, where stepping through their 5,500 lines was
+-- 40 % of the time. `bookstore check` compares the two.
 CREATE TABLE IF NOT EXISTS orders (
     buyer_id      TEXT NOT NULL REFERENCES users(user_id),
     order_rowid   INTEGER NOT NULL UNIQUE,
@@ -111,6 +118,7 @@ CREATE TABLE IF NOT EXISTS orders (
     cancelled_at  INTEGER,
     cancel_reason TEXT CHECK (cancel_reason = 'buyer' OR cancel_reason = 'timeout'
                               OR cancel_reason = 'closed'),
+    books         TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (buyer_id, order_rowid)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS orders_by_store ON orders(store_id, order_rowid);

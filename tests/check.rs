@@ -166,6 +166,28 @@ fn check_fails_on_a_copy_whose_stock_disagrees_with_its_ledger() {
 }
 
 #[test]
+fn check_fails_on_a_copy_whose_order_lists_other_books_than_its_lines() {
+    let s = busy_server();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = copy_of(&s, dir.path());
+    edit(
+        &copy,
+        r#"UPDATE orders SET books = '[{"book_id":"b1","count":9,"price":300}]'
+           WHERE order_rowid = 1"#,
+    );
+
+    let output = run_check(&copy);
+
+    assert!(!output.status.success(), "{}", text(&output));
+    let said = text(&output);
+    assert!(
+        said.contains(r#"lists its books as [{"book_id":"b1","count":9,"price":300}]"#),
+        "{said}"
+    );
+    assert_eq!(said.matches("lists its books").count(), 1, "{said}");
+}
+
+#[test]
 fn check_fails_on_a_damaged_file() {
     let s = busy_server();
     let dir = tempfile::tempdir().unwrap();

@@ -117,7 +117,7 @@ impl Histories {
 
 /// Reads the orders `query` selects and writes them out.
 fn render(conn: &Connection, owner: Owner<'_>, query: &OrderQuery, now: i64) -> Result<Answer> {
-    let mut list = OrdersJson::new();
+    let mut list = OrdersJson::with_room_for(query.limit);
     history::visit(conn, owner, query, now, |o| list.push(o))?;
     let due = list.due();
     Ok(Answer {

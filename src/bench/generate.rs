@@ -331,7 +331,19 @@ impl SyntheticOrder {
         totals: &mut Totals,
     ) -> Result<()> {
         let total: i64 = self.lines.iter().map(|&(n, c)| prices[n] * c).sum();
-        let order_rowid = self.insert(conn, total)?;
+        let mut in_catalog_order = self.lines.clone();
+        in_catalog_order.sort_unstable_by_key(|&(n, _)| rowids[n]);
+        let ids: Vec<String> = in_catalog_order
+            .iter()
+            .map(|&(n, _)| synthetic::book_id(n))
+            .collect();
+        let books = orders::books_json(
+            in_catalog_order
+                .iter()
+                .zip(&ids)
+                .map(|(&(n, count), id)| (id.as_str(), count, prices[n])),
+        );
+        let order_rowid = self.insert(conn, total, &books)?;
         let store = synthetic::store_id(self.store);
         let mut line = conn.prepare_cached(
             "INSERT INTO order_lines (buyer_id, order_rowid, book_rowid, book_id, count, price)
@@ -367,7 +379,7 @@ impl SyntheticOrder {
         self.created + k * 3600
     }
 
-    fn insert(&self, conn: &Connection, total: i64) -> Result<i64> {
+    fn insert(&self, conn: &Connection, total: i64, books: &str) -> Result<i64> {
         let paid = self.fate.was_paid().then(|| self.step(1));
         let shipped = matches!(self.fate, Fate::Shipped | Fate::Received).then(|| self.step(2));
         let received = (self.fate == Fate::Received).then(|| self.step(3));
@@ -380,8 +392,8 @@ impl SyntheticOrder {
         conn.prepare_cached(
             "INSERT INTO orders (order_rowid, order_id, buyer_id, store_id, total_price, held,
                  status, created_at, expires_at, paid_at, shipped_at, received_at,
-                 cancelled_at, cancel_reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 cancelled_at, cancel_reason, books)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?
         .execute(params![
             self.rowid,
@@ -398,6 +410,7 @@ impl SyntheticOrder {
             received,
             cancelled,
             cancelled.map(|_| "buyer"),
+            books,
         ])?;
         Ok(self.rowid)
     }

@@ -15,6 +15,7 @@ use std::fmt;
 use std::path::Path;
 
 use rusqlite::{Connection, TransactionBehavior};
+use serde::Deserialize;
 
 use crate::db::{self, SCHEMA_VERSION};
 use crate::error::{log_cause, Error, Result};
@@ -137,6 +138,7 @@ pub fn audit(conn: &Connection) -> Result<Report> {
     conservation(&mut report);
     stock(conn, &mut report)?;
     order_stock(conn, &mut report)?;
+    order_books(conn, &mut report)?;
     report.complete = true;
     Ok(report)
 }
@@ -409,6 +411,66 @@ fn order_stock(conn: &Connection, report: &mut Report) -> Result<()> {
             "the stock ledger moves copies of book row {book} for order row {order} \
              (took {taken}, gave back {returned}), which has no such line"
         ));
+    }
+    Ok(())
+}
+
+/// One line of an order, as `orders.books` lists it.
+#[derive(Debug, Deserialize, PartialEq)]
+struct BookLine {
+    book_id: String,
+    count: i64,
+    price: i64,
+}
+
+/// Every order's stored list of books is exactly its lines, in catalog
+/// order. Both tables are keyed by buyer and order, so one pass over each
+/// pairs them up.
+fn order_books(conn: &Connection, report: &mut Report) -> Result<()> {
+    let mut lines = conn.prepare(
+        "SELECT buyer_id, order_rowid, book_id, count, price FROM order_lines
+         ORDER BY buyer_id, order_rowid, book_rowid",
+    )?;
+    let mut lines = lines.query([])?;
+    let mut read_line = || -> Result<Option<(String, i64, BookLine)>> {
+        let Some(r) = lines.next()? else {
+            return Ok(None);
+        };
+        let line = BookLine {
+            book_id: r.get(2)?,
+            count: r.get(3)?,
+            price: r.get(4)?,
+        };
+        Ok(Some((r.get(0)?, r.get(1)?, line)))
+    };
+    let mut next = read_line()?;
+
+    let mut orders = conn.prepare(
+        "SELECT buyer_id, order_rowid, order_id, books FROM orders
+         ORDER BY buyer_id, order_rowid",
+    )?;
+    let mut orders = orders.query([])?;
+    while let Some(r) = orders.next()? {
+        let (buyer, order, id, books): (String, i64, String, String) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        let mut lines = Vec::new();
+        // Lines of orders that do not exist are ruled out by a foreign key.
+        while let Some((line_buyer, line_order, _)) = &next {
+            if (line_buyer.as_str(), *line_order) > (buyer.as_str(), order) {
+                break;
+            }
+            let (line_buyer, line_order, line) = next.take().expect("just matched");
+            if line_buyer == buyer && line_order == order {
+                lines.push(line);
+            }
+            next = read_line()?;
+        }
+        let stored: Option<Vec<BookLine>> = serde_json::from_str(&books).ok();
+        if stored.as_ref() != Some(&lines) {
+            report.problem(format!(
+                "order {id} lists its books as {books}, but its lines are {lines:?}"
+            ));
+        }
     }
     Ok(())
 }

@@ -14,6 +14,7 @@
 //! an order as cancelled already. Either way no request can see it as payable.
 
 use rusqlite::{params, Connection};
+use serde::Serialize;
 
 use super::accounts::require_hash;
 use super::ledger::{self, Money, Stock};
@@ -83,10 +84,11 @@ pub fn new_order(
     let order_rowid: i64 = conn
         .prepare_cached("SELECT COALESCE(MAX(order_rowid), 0) + 1 FROM orders")?
         .query_row([], |r| r.get(0))?;
+    priced.sort_unstable_by_key(|&(rowid, ..)| rowid);
     conn.prepare_cached(
         "INSERT INTO orders (buyer_id, order_rowid, order_id, store_id, total_price,
-                             created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                             created_at, expires_at, books)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         buyer_id,
@@ -95,7 +97,12 @@ pub fn new_order(
         store_id,
         total,
         now,
-        now.saturating_add(timeout)
+        now.saturating_add(timeout),
+        books_json(
+            priced
+                .iter()
+                .map(|&(_, id, count, price)| (id.as_str(), count, price))
+        )
     ])?;
 
     let mut add_line = conn.prepare_cached(
@@ -115,6 +122,26 @@ pub fn new_order(
         )?;
     }
     Ok(order_id)
+}
+
+/// An order's lines as the JSON array stored with it (`orders.books`):
+/// `(book_id, count, price)` in the order of the books' catalog numbers.
+pub fn books_json<'a>(lines: impl IntoIterator<Item = (&'a str, i64, i64)>) -> String {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        book_id: &'a str,
+        count: i64,
+        price: i64,
+    }
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|(book_id, count, price)| Line {
+            book_id,
+            count,
+            price,
+        })
+        .collect();
+    serde_json::to_string(&lines).expect("lines serialize")
 }
 
 /// Pays an order from the buyer's balance; the money is held by the order.
