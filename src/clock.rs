@@ -5,6 +5,7 @@
 //! harness can move it forward with `POST /test/advance_clock` (only when the
 //! server was started with `--test-clock`) instead of sleeping.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -67,16 +68,10 @@ pub fn write_rfc3339(out: &mut Vec<u8>, seconds: i64) {
         return;
     }
     let (days, rest) = (seconds / 86_400, seconds % 86_400);
-    let (year, month, day) = civil_date(days);
+    out.extend_from_slice(&date_of(days));
     let two = |out: &mut Vec<u8>, n: i64| {
         out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8])
     };
-    two(out, year / 100);
-    two(out, year % 100);
-    out.push(b'-');
-    two(out, month);
-    out.push(b'-');
-    two(out, day);
     out.push(b'T');
     two(out, rest / 3600);
     out.push(b':');
@@ -84,6 +79,26 @@ pub fn write_rfc3339(out: &mut Vec<u8>, seconds: i64) {
     out.push(b':');
     two(out, rest % 60);
     out.push(b'Z');
+}
+
+/// `YYYY-MM-DD` of a day counted from 1970-01-01. The last day asked for on
+/// each thread is remembered: the times an order list writes fall on few
+/// days, and working the date out was a tenth of writing a long list.
+fn date_of(days: i64) -> [u8; 10] {
+    thread_local! {
+        static LAST: Cell<(i64, [u8; 10])> = const { Cell::new((-1, [0; 10])) };
+    }
+    let (last, date) = LAST.get();
+    if last == days {
+        return date;
+    }
+    let (year, month, day) = civil_date(days);
+    let two = |n: i64| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+    let ([c1, c2], [y1, y2], [m1, m2], [d1, d2]) =
+        (two(year / 100), two(year % 100), two(month), two(day));
+    let date = [c1, c2, y1, y2, b'-', m1, m2, b'-', d1, d2];
+    LAST.set((days, date));
+    date
 }
 
 /// The proleptic Gregorian (year, month, day) of a day counted from
