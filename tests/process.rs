@@ -241,6 +241,17 @@ fn a_killed_server_keeps_every_acknowledged_write() {
     assert_eq!(p.post("/buyer/add_funds", None, withdraw).0, 200);
 }
 
+/// Keeps the tests that run a server out of descriptors from running at
+/// the same time: each holds a crowd of connections, each with a thread,
+/// and where threads are limited for the whole user the two crowds
+/// together could run out of threads before descriptors.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static CROWDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    CROWDS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Opens connections, one at a time, until a server limited to 64 file
 /// descriptors reports failing to accept one, and returns them. The surplus
 /// waits in the listen backlog (at least 128), so connecting never blocks.
@@ -265,6 +276,7 @@ fn exhaust_file_descriptors(p: &Process) -> Vec<TcpStream> {
 
 #[test]
 fn running_out_of_file_descriptors_does_not_stop_the_workers() {
+    let _alone = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let p = Process::start(
         &dir.path().join("b.db"),
@@ -289,6 +301,7 @@ fn running_out_of_file_descriptors_does_not_stop_the_workers() {
 /// the socket is duplicated; both must be survived.
 #[test]
 fn after_running_out_of_file_descriptors_new_connections_are_served_again() {
+    let _alone = one_at_a_time();
     for limit in [64, 65] {
         served_again_after_running_out(&format!("ulimit -n {limit}"));
     }
