@@ -443,8 +443,6 @@ fn set_balance(conn: &Connection, user_id: &str, balance: i64) -> Result<()> {
     Ok(())
 }
 
-/// The owner of a store whose account is still open: a closed seller's
-/// stores take no orders and ship nothing.
 const ORDER_COLUMNS: &str = "SELECT order_rowid, buyer_id, store_id, total_price, held, status \
                              FROM orders";
 
