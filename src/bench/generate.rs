@@ -331,18 +331,7 @@ impl SyntheticOrder {
         totals: &mut Totals,
     ) -> Result<()> {
         let total: i64 = self.lines.iter().map(|&(n, c)| prices[n] * c).sum();
-        let mut in_catalog_order = self.lines.clone();
-        in_catalog_order.sort_unstable_by_key(|&(n, _)| rowids[n]);
-        let ids: Vec<String> = in_catalog_order
-            .iter()
-            .map(|&(n, _)| synthetic::book_id(n))
-            .collect();
-        let books = orders::books_json(
-            in_catalog_order
-                .iter()
-                .zip(&ids)
-                .map(|(&(n, count), id)| (id.as_str(), count, prices[n])),
-        );
+        let books = self.books(rowids, prices);
         let order_rowid = self.insert(conn, total, &books)?;
         let store = synthetic::store_id(self.store);
         let mut line = conn.prepare_cached(
@@ -372,6 +361,21 @@ impl SyntheticOrder {
             }
         }
         self.move_money(conn, order_rowid, total, totals)
+    }
+
+    /// The order's lines as stored with it, in catalog order.
+    fn books(&self, rowids: &[i64], prices: &[i64]) -> String {
+        let mut lines: Vec<(i64, String, i64, i64)> = self
+            .lines
+            .iter()
+            .map(|&(n, count)| (rowids[n], synthetic::book_id(n), count, prices[n]))
+            .collect();
+        lines.sort_unstable_by_key(|&(rowid, ..)| rowid);
+        orders::books_json(
+            lines
+                .iter()
+                .map(|(_, id, count, price)| (id.as_str(), *count, *price)),
+        )
     }
 
     /// The time of step `k` of the order's life: an hour apart.
