@@ -6,7 +6,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bookstore::model::history::{OrderQuery, Owner};
-use common::TestServer;
+use common::{Answer, TestServer};
 use serde_json::{json, Value};
 
 /// A seller `s` with store `st` (book `b`, price 100, stock 1000) and a
@@ -19,22 +19,17 @@ fn shop(s: &TestServer) -> (String, String) {
 
 /// The statuses of the buyer's whole history, newest first.
 fn statuses(s: &TestServer, token: &str) -> Vec<String> {
-    let a = s.query_orders(token, "u");
-    assert_eq!(a.status, 200, "{a:?}");
-    let orders = a.body.as_array().expect("a bare array");
-    orders
-        .iter()
-        .map(|o| o["status"].as_str().unwrap().to_string())
-        .collect()
+    statuses_in(s.query_orders(token, "u"))
 }
 
 /// The statuses of the store's whole history, newest first.
 fn store_statuses(s: &TestServer, seller: &str) -> Vec<String> {
-    let a = s.post_as(
-        seller,
-        "/seller/query_orders",
-        json!({"user_id": "s", "store_id": "st"}),
-    );
+    let body = json!({"user_id": "s", "store_id": "st"});
+    statuses_in(s.post_as(seller, "/seller/query_orders", body))
+}
+
+/// The statuses of a successful order list, in its order.
+fn statuses_in(a: Answer) -> Vec<String> {
     assert_eq!(a.status, 200, "{a:?}");
     let orders = a.body.as_array().expect("a bare array");
     orders
