@@ -249,16 +249,14 @@ fn header(request: &tiny_http::Request, name: &'static str) -> Option<String> {
         .map(|h| h.value.as_str().to_string())
 }
 
-/// The whole body is at hand, so it is always sent with its length: chunked
-/// framing would only add to a large answer (an order history of 600 KB)
-/// and cut it into more pieces.
-fn response(reply: Reply) -> tiny_http::Response<std::io::Cursor<json::Body>> {
+/// The whole body is at hand, so it is always sent with its length, and
+/// from where it is: chunked framing would only add to a large answer (an
+/// order history of 600 KB) and cut it into more pieces.
+fn response(reply: Reply) -> tiny_http::Response<std::io::Empty> {
     let content_type = tiny_http::Header::from_bytes("Content-Type", reply.content_type)
         .expect("content types are ASCII constants");
-    let length = reply.body.as_ref().len();
     let status = tiny_http::StatusCode(reply.status);
-    let body = std::io::Cursor::new(reply.body);
-    tiny_http::Response::new(status, vec![content_type], body, Some(length), None)
+    tiny_http::Response::from_bytes(status, vec![content_type], reply.body)
         .with_chunked_threshold(usize::MAX)
 }
 
