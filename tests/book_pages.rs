@@ -127,3 +127,41 @@ fn unknown_books_and_malformed_book_paths_answer_404_and_other_methods_405() {
     let search_get = s.get("/search/books");
     assert_eq!(search_get.0, 405);
 }
+
+#[test]
+fn large_answers_one_after_another_each_carry_only_their_own_bytes() {
+    // The buffer of a large answer is kept and written into again by the
+    // next large one: a picture of 700 KB, then a page of orders with room
+    // for a thousand, then the picture again.
+    let s = TestServer::start();
+    let token = s.seller_with_store("seller", "store", &[]);
+    let mut large = tiny_png();
+    large.extend((0..700_000u32).map(|i| (i % 251) as u8));
+    let mut info = book("b1", 100);
+    info["pictures"] = json!([base64(&large)]);
+    s.add_book(&token, "seller", "store", info, 5);
+    let buyer = s.buyer_with_funds("buyer", 10_000);
+    let order = s.order(&buyer, "buyer", "store", &[("b1", 2)]);
+    assert_eq!(order.status, 200, "{order:?}");
+
+    let first = s.get("/books/b1/pictures/0");
+    let page = s.post_as(
+        &buyer,
+        "/buyer/query_orders",
+        json!({"user_id": "buyer", "page": 1, "page_size": 1000}),
+    );
+    let again = s.get("/books/b1/pictures/0");
+
+    assert_eq!((first.0, first.1.as_str()), (200, "image/png"));
+    assert!(first.2 == large, "the first picture came back changed");
+    assert_eq!(page.status, 200);
+    let orders = page.body.as_array().expect("a bare array of orders");
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0]["order_id"], order.body["order_id"]);
+    assert_eq!(
+        orders[0]["order_books"],
+        json!([{"book_id": "b1", "count": 2, "price": 100}])
+    );
+    assert_eq!(again.0, 200);
+    assert!(again.2 == large, "the second picture came back changed");
+}

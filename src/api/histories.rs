@@ -74,7 +74,7 @@ impl Histories {
             let query = authorize(conn)?;
             match commits.filter(|_| query.is_whole()) {
                 Some(seen) => self.whole(db, conn, seen, owner, now),
-                None => Ok(Body::Shared(render(conn, owner, &query, now)?.body)),
+                None => Ok(Body::Owned(render(conn, owner, &query, now)?.0)),
             }
         })
     }
@@ -98,7 +98,11 @@ impl Histories {
                 return Ok(Body::Shared(kept.body));
             }
         }
-        let answer = render(conn, owner, &OrderQuery::default(), now)?;
+        let (body, due) = render(conn, owner, &OrderQuery::default(), now)?;
+        let answer = Answer {
+            body: Arc::new(body),
+            due,
+        };
         let body = Body::Shared(answer.body.clone());
         // Nothing committed while it was read: it is exactly the state
         // after commit `seen`.
@@ -115,13 +119,16 @@ impl Histories {
     }
 }
 
-/// Reads the orders `query` selects and writes them out.
-fn render(conn: &Connection, owner: Owner<'_>, query: &OrderQuery, now: i64) -> Result<Answer> {
+/// Reads the orders `query` selects and writes them out; also gives the
+/// deadline at which the list stops being true, if it lists an unpaid order.
+fn render(
+    conn: &Connection,
+    owner: Owner<'_>,
+    query: &OrderQuery,
+    now: i64,
+) -> Result<(Vec<u8>, Option<i64>)> {
     let mut list = OrdersJson::with_room_for(query.limit);
     history::visit(conn, owner, query, now, |o| list.push(o))?;
     let due = list.due();
-    Ok(Answer {
-        body: Arc::new(list.finish()),
-        due,
-    })
+    Ok((list.finish(), due))
 }

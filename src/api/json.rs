@@ -42,6 +42,16 @@ impl From<Vec<u8>> for Body {
     }
 }
 
+/// An answer's own buffer is kept for a later large answer, once this one
+/// has been sent (see [`super::spare`]).
+impl Drop for Body {
+    fn drop(&mut self) {
+        if let Body::Owned(bytes) = self {
+            super::spare::give_back(std::mem::take(bytes));
+        }
+    }
+}
+
 pub const JSON: &str = "application/json";
 
 /// `{"message":"ok"}` with 200.

@@ -14,6 +14,7 @@ pub mod json;
 mod orders_json;
 pub mod search;
 pub mod seller;
+pub mod spare;
 pub mod testing;
 
 use crate::app::App;

@@ -78,13 +78,14 @@ pub struct OrdersJson {
 impl OrdersJson {
     /// A list with room for `orders` orders, if that is known. Growing a
     /// buffer to 640 KB step by step copied it several times over, a tenth
-    /// of the time of writing a page of a thousand orders.
+    /// of the time of writing a page of a thousand orders. A large buffer
+    /// is one kept from an earlier answer if there is one.
     pub fn with_room_for(orders: Option<i64>) -> OrdersJson {
         /// About the size of an order of a few lines.
         const ORDER_BYTES: usize = 700;
         let room = orders.map_or(4096, |n| (n.max(0) as usize).saturating_mul(ORDER_BYTES));
         OrdersJson {
-            out: Vec::with_capacity(room.min(1 << 20)),
+            out: super::spare::take(room.min(1 << 20)),
             empty: true,
             due: None,
         }

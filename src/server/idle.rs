@@ -93,6 +93,7 @@ impl Watch {
 pub fn release_memory(app: &App) {
     app.search_cache.clear();
     app.histories.clear();
+    crate::api::spare::release();
     if let Err(e) = app.db.release_memory() {
         eprintln!("error: releasing memory: {}", log_cause(&e));
     }
