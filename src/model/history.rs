@@ -77,18 +77,19 @@ pub fn visit(
         Owner::Buyer(id) => ("buyer_id", id),
         Owner::Store(id) => ("store_id", id),
     };
-    // The effective state: an overdue unpaid order counts as cancelled by
-    // timeout at its deadline, exactly as the sweep will store it.
+    // The effective state, by which a status filter goes: an overdue unpaid
+    // order counts as cancelled. The columns are the stored ones, and
+    // `order_from_row` applies the same rule to them: computed in SQL for
+    // every column that depends on it, the rule was evaluated again for
+    // each of them, a sixth of the time of reading a long list.
     let sql = format!(
-        "SELECT order_rowid, order_id, buyer_id, store_id, total_price, state, created_at,
-                paid_at, shipped_at, received_at,
-                CASE WHEN overdue THEN expires_at ELSE cancelled_at END,
-                CASE WHEN overdue THEN 'timeout' ELSE cancel_reason END, expires_at, books
-         FROM (SELECT *, (status = 'unpaid' AND expires_at <= ?2) AS overdue,
-                      CASE WHEN status = 'unpaid' AND expires_at <= ?2 THEN 'cancelled'
-                           ELSE status END AS state
-               FROM orders WHERE {column} = ?1)
-         WHERE ?3 IS NULL OR state = ?3
+        "SELECT order_id, buyer_id, store_id, total_price, status, created_at, expires_at,
+                paid_at, shipped_at, received_at, cancelled_at, cancel_reason, books
+         FROM orders
+         WHERE {column} = ?1
+           AND (?3 IS NULL
+                OR ?3 = CASE WHEN status = 'unpaid' AND expires_at <= ?2 THEN 'cancelled'
+                             ELSE status END)
          ORDER BY order_rowid DESC
          LIMIT ?4 OFFSET ?5"
     );
@@ -97,32 +98,38 @@ pub fn visit(
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut orders = stmt.query(params![id, now, status, limit, query.offset])?;
     while let Some(row) = orders.next()? {
-        visit(&order_from_row(row)?);
+        visit(&order_from_row(row, now)?);
     }
     Ok(())
 }
 
-/// An order as the query above reads it.
-fn order_from_row<'a>(r: &'a Row<'_>) -> Result<OrderView<'a>> {
-    let cancel_reason = match optional_text(r, 11)? {
-        Some(reason) => Some(CancelReason::from_stored(reason)?),
-        None => None,
-    };
-    Ok(OrderView {
-        order_id: text(r, 1)?,
-        buyer_id: text(r, 2)?,
-        store_id: text(r, 3)?,
-        total_price: r.get(4)?,
-        status: Status::from_stored(text(r, 5)?)?,
-        created_at: r.get(6)?,
-        expires_at: r.get(12)?,
+/// An order as the row gives it, seen at `now`: unpaid past its deadline
+/// is cancelled by timeout at the deadline, as the sweep will store it.
+fn order_from_row<'a>(r: &'a Row<'_>, now: i64) -> Result<OrderView<'a>> {
+    let mut order = OrderView {
+        order_id: text(r, 0)?,
+        buyer_id: text(r, 1)?,
+        store_id: text(r, 2)?,
+        total_price: r.get(3)?,
+        status: Status::from_stored(text(r, 4)?)?,
+        created_at: r.get(5)?,
+        expires_at: r.get(6)?,
         paid_at: r.get(7)?,
         shipped_at: r.get(8)?,
         received_at: r.get(9)?,
         cancelled_at: r.get(10)?,
-        cancel_reason,
-        books: bytes(r, 13)?,
-    })
+        cancel_reason: match optional_text(r, 11)? {
+            Some(reason) => Some(CancelReason::from_stored(reason)?),
+            None => None,
+        },
+        books: bytes(r, 12)?,
+    };
+    if order.status == Status::Unpaid && order.expires_at <= now {
+        order.status = Status::Cancelled;
+        order.cancelled_at = Some(order.expires_at);
+        order.cancel_reason = Some(CancelReason::Timeout);
+    }
+    Ok(order)
 }
 
 /// Column `i` as the bytes of its text, borrowed from the row.
