@@ -68,17 +68,25 @@ pub fn write_rfc3339(out: &mut Vec<u8>, seconds: i64) {
         return;
     }
     let (days, rest) = (seconds / 86_400, seconds % 86_400);
-    out.extend_from_slice(&date_of(days));
-    let two = |out: &mut Vec<u8>, n: i64| {
-        out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8])
-    };
-    out.push(b'T');
-    two(out, rest / 3600);
-    out.push(b':');
-    two(out, rest / 60 % 60);
-    out.push(b':');
-    two(out, rest % 60);
-    out.push(b'Z');
+    let (hours, minutes, seconds) = (rest / 3600, rest / 60 % 60, rest % 60);
+    let digit = |n: i64| b'0' + n as u8;
+    // Put together whole and appended once: appending piece by piece
+    // checked the room left eight times per timestamp.
+    let mut stamp = [0u8; 20];
+    stamp[..10].copy_from_slice(&date_of(days));
+    stamp[10..].copy_from_slice(&[
+        b'T',
+        digit(hours / 10),
+        digit(hours % 10),
+        b':',
+        digit(minutes / 10),
+        digit(minutes % 10),
+        b':',
+        digit(seconds / 10),
+        digit(seconds % 10),
+        b'Z',
+    ]);
+    out.extend_from_slice(&stamp);
 }
 
 /// `YYYY-MM-DD` of a day counted from 1970-01-01. The last day asked for on
