@@ -68,8 +68,8 @@ fn snapshot(s: &TestServer) -> Vec<String> {
         "SELECT COUNT(*) FROM books",
         "SELECT group_concat(store_id || ':' || book_rowid || ':' || price || ':' || stock, ',')
          FROM listings",
-        "SELECT group_concat(order_id || ':' || status || ':' || held, ',') FROM orders",
-        "SELECT COUNT(*) FROM order_lines",
+        "SELECT group_concat(order_id || ':' || status || ':' || held || ':' || books, ',')
+         FROM orders",
         "SELECT COUNT(*) FROM money_ledger",
         "SELECT COUNT(*) FROM stock_ledger",
         "SELECT COUNT(*) FROM pictures",

@@ -25,7 +25,6 @@ fn downgrade_to_v1(path: &Path) {
          PRAGMA legacy_alter_table = ON;
          BEGIN;
          ALTER TABLE orders RENAME TO orders_now;
-         ALTER TABLE order_lines RENAME TO order_lines_now;
          ALTER TABLE money_ledger RENAME TO money_ledger_now;
          ALTER TABLE stock_ledger RENAME TO stock_ledger_now;
          DROP INDEX orders_by_store;
@@ -42,12 +41,14 @@ fn downgrade_to_v1(path: &Path) {
                 received_at, cancelled_at, cancel_reason
          FROM orders_now ORDER BY order_rowid;
          INSERT INTO order_lines (order_rowid, book_rowid, book_id, count, price)
-         SELECT order_rowid, book_rowid, book_id, count, price FROM order_lines_now;
+         SELECT o.order_rowid, b.book_rowid, line.value ->> 'book_id',
+                line.value ->> 'count', line.value ->> 'price'
+         FROM orders_now o, json_each(o.books) AS line
+         JOIN books b ON b.book_id = line.value ->> 'book_id';
          INSERT INTO money_ledger SELECT * FROM money_ledger_now;
          INSERT INTO stock_ledger SELECT * FROM stock_ledger_now;
          DROP TABLE money_ledger_now;
          DROP TABLE stock_ledger_now;
-         DROP TABLE order_lines_now;
          DROP TABLE orders_now;
          PRAGMA user_version = 1;
          COMMIT;",
@@ -87,6 +88,9 @@ fn a_first_version_file_is_upgraded_with_its_orders_intact() {
     // schema has none.
     let in_lists = s.scalar("SELECT count(*) FROM sqlite_schema WHERE sql LIKE '% IN (%'");
     assert_eq!(in_lists, 0);
+    // Lines live in each order's list of books alone.
+    let lines_table = s.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'order_lines'");
+    assert_eq!(lines_table, 0);
     assert_eq!(s.query_orders(&ann, "ann").body, ann_history);
     assert_eq!(s.query_orders(&bob, "bob").body, bob_history);
     let store_after = s.post_as(

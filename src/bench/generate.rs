@@ -322,7 +322,7 @@ impl SyntheticOrder {
         }
     }
 
-    /// Writes the order, its lines and its ledger rows, and updates `totals`.
+    /// Writes the order and its ledger rows, and updates `totals`.
     fn write(
         &self,
         conn: &Connection,
@@ -334,15 +334,7 @@ impl SyntheticOrder {
         let books = self.books(rowids, prices);
         let order_rowid = self.insert(conn, total, &books)?;
         let store = synthetic::store_id(self.store);
-        let mut line = conn.prepare_cached(
-            "INSERT INTO order_lines (buyer_id, order_rowid, book_rowid, book_id, count, price)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        let buyer = synthetic::buyer_id(self.buyer);
         for &(n, count) in &self.lines {
-            let book_id = synthetic::book_id(n);
-            let values = params![buyer, order_rowid, rowids[n], book_id, count, prices[n]];
-            line.execute(values)?;
             let moved = Some(order_rowid);
             ledger::stock(
                 conn,

@@ -7,8 +7,9 @@
 //!
 //! Sums are taken in `i128` in Rust, never with SQL's `SUM`: balances may each
 //! approach `i64::MAX`, and SQLite aborts a `SUM` that overflows 64 bits.
-//! The running sums stay in memory, one per user, listing and order line, so
-//! a file with tens of millions of those needs memory to match.
+//! The running sums stay in memory, one per user, listing and order line, as
+//! does the catalog's map of book ids, so a file with tens of millions of
+//! those needs memory to match.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -137,8 +138,7 @@ pub fn audit(conn: &Connection) -> Result<Report> {
     held_money(conn, &mut report)?;
     conservation(&mut report);
     stock(conn, &mut report)?;
-    order_stock(conn, &mut report)?;
-    order_books(conn, &mut report)?;
+    order_lines(conn, &mut report)?;
     report.complete = true;
     Ok(report)
 }
@@ -357,10 +357,99 @@ fn stock_sign_fits(kind: &str, delta: i64) -> bool {
     }
 }
 
-/// Every order line took its copies when the order was placed and, if the
-/// order was cancelled, gave exactly those back.
-fn order_stock(conn: &Connection, report: &mut Report) -> Result<()> {
-    // Copies taken and given back, per order and book.
+/// One line of an order, as `orders.books` lists it.
+#[derive(Debug, Deserialize)]
+struct BookLine {
+    book_id: String,
+    count: i64,
+    price: i64,
+}
+
+/// Every order's list of books is well formed: books of the catalog, each
+/// once and in catalog order, at least one copy each at a price not below
+/// zero, adding up to the order's total. Each line took its copies when the
+/// order was placed and, if the order was cancelled, gave exactly those
+/// back.
+fn order_lines(conn: &Connection, report: &mut Report) -> Result<()> {
+    let mut moved = stock_moved_for_orders(conn, report)?;
+    let catalog = conn
+        .prepare("SELECT book_id, book_rowid FROM books")?
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+        .collect::<rusqlite::Result<HashMap<_, _>>>()?;
+
+    let mut stmt =
+        conn.prepare("SELECT order_rowid, order_id, status, total_price, books FROM orders")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (order, id, status, total, books): (i64, String, String, i64, String) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+        let lines: Vec<BookLine> = match serde_json::from_str(&books) {
+            Ok(lines) => lines,
+            Err(e) => {
+                report.problem(format!(
+                    "order {id} lists its books as {books}, which is not a list of books: {e}"
+                ));
+                continue;
+            }
+        };
+        if lines.is_empty() {
+            report.problem(format!("order {id} lists no book"));
+        }
+        let (mut cost, mut last) = (0i128, None);
+        for line in lines {
+            let BookLine {
+                book_id,
+                count,
+                price,
+            } = line;
+            let Some(&book) = catalog.get(&book_id) else {
+                report.problem(format!(
+                    "order {id} lists book {book_id:?}, which is not in the catalog"
+                ));
+                continue;
+            };
+            if count < 1 || price < 0 {
+                report.problem(format!(
+                    "order {id} lists {count} of book {book_id:?} at {price} cents"
+                ));
+            }
+            if last.is_some_and(|last| last >= book) {
+                report.problem(format!(
+                    "order {id} lists book {book_id:?} twice or out of catalog order"
+                ));
+            }
+            last = Some(book);
+            cost += i128::from(count) * i128::from(price);
+
+            let (taken, returned) = moved.remove(&(order, book)).unwrap_or_default();
+            let should_return = if status == "cancelled" { count } else { 0 };
+            if taken != i128::from(count) || returned != i128::from(should_return) {
+                report.problem(format!(
+                    "order {id} ({status}) has {count} of book {book_id:?}, but its ledger took \
+                     {taken} and gave back {returned}"
+                ));
+            }
+        }
+        if cost != i128::from(total) {
+            report.problem(format!(
+                "order {id} costs {total} cents, but its books add up to {cost}"
+            ));
+        }
+    }
+    for ((order, book), (taken, returned)) in moved {
+        report.problem(format!(
+            "the stock ledger moves copies of book row {book} for order row {order} \
+             (took {taken}, gave back {returned}), which has no such line"
+        ));
+    }
+    Ok(())
+}
+
+/// The copies the stock ledger took for each order and book, and gave back.
+fn stock_moved_for_orders(
+    conn: &Connection,
+    report: &mut Report,
+) -> Result<HashMap<(i64, i64), (i128, i128)>> {
     let mut moved: HashMap<(i64, i64), (i128, i128)> = HashMap::new();
     let mut stmt = conn.prepare(
         "SELECT entry_id, order_rowid, book_rowid, kind, delta FROM stock_ledger
@@ -379,98 +468,5 @@ fn order_stock(conn: &Connection, report: &mut Report) -> Result<()> {
             )),
         }
     }
-
-    let mut stmt = conn.prepare(
-        "SELECT l.order_rowid, l.book_rowid, o.order_id, o.status, l.count,
-                COALESCE(b.book_id, '#' || l.book_rowid)
-         FROM order_lines l
-         JOIN orders o ON o.buyer_id = l.buyer_id AND o.order_rowid = l.order_rowid
-         LEFT JOIN books b ON b.book_rowid = l.book_rowid",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let (order, book, id, status, count, book_id): (i64, i64, String, String, i64, String) = (
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-        );
-        let (taken, returned) = moved.remove(&(order, book)).unwrap_or_default();
-        let should_return = if status == "cancelled" { count } else { 0 };
-        if taken != i128::from(count) || returned != i128::from(should_return) {
-            report.problem(format!(
-                "order {id} ({status}) has {count} of book {book_id:?}, but its ledger took \
-                 {taken} and gave back {returned}"
-            ));
-        }
-    }
-    for ((order, book), (taken, returned)) in moved {
-        report.problem(format!(
-            "the stock ledger moves copies of book row {book} for order row {order} \
-             (took {taken}, gave back {returned}), which has no such line"
-        ));
-    }
-    Ok(())
-}
-
-/// One line of an order, as `orders.books` lists it.
-#[derive(Debug, Deserialize, PartialEq)]
-struct BookLine {
-    book_id: String,
-    count: i64,
-    price: i64,
-}
-
-/// Every order's stored list of books is exactly its lines, in catalog
-/// order. Both tables are keyed by buyer and order, so one pass over each
-/// pairs them up.
-fn order_books(conn: &Connection, report: &mut Report) -> Result<()> {
-    let mut lines = conn.prepare(
-        "SELECT buyer_id, order_rowid, book_id, count, price FROM order_lines
-         ORDER BY buyer_id, order_rowid, book_rowid",
-    )?;
-    let mut lines = lines.query([])?;
-    let mut read_line = || -> Result<Option<(String, i64, BookLine)>> {
-        let Some(r) = lines.next()? else {
-            return Ok(None);
-        };
-        let line = BookLine {
-            book_id: r.get(2)?,
-            count: r.get(3)?,
-            price: r.get(4)?,
-        };
-        Ok(Some((r.get(0)?, r.get(1)?, line)))
-    };
-    let mut next = read_line()?;
-
-    let mut orders = conn.prepare(
-        "SELECT buyer_id, order_rowid, order_id, books FROM orders
-         ORDER BY buyer_id, order_rowid",
-    )?;
-    let mut orders = orders.query([])?;
-    while let Some(r) = orders.next()? {
-        let (buyer, order, id, books): (String, i64, String, String) =
-            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-        let mut lines = Vec::new();
-        // Lines of orders that do not exist are ruled out by a foreign key.
-        while let Some((line_buyer, line_order, _)) = &next {
-            if (line_buyer.as_str(), *line_order) > (buyer.as_str(), order) {
-                break;
-            }
-            let (line_buyer, line_order, line) = next.take().expect("just matched");
-            if line_buyer == buyer && line_order == order {
-                lines.push(line);
-            }
-            next = read_line()?;
-        }
-        let stored: Option<Vec<BookLine>> = serde_json::from_str(&books).ok();
-        if stored.as_ref() != Some(&lines) {
-            report.problem(format!(
-                "order {id} lists its books as {books}, but its lines are {lines:?}"
-            ));
-        }
-    }
-    Ok(())
+    Ok(moved)
 }

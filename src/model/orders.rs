@@ -105,12 +105,7 @@ pub fn new_order(
         )
     ])?;
 
-    let mut add_line = conn.prepare_cached(
-        "INSERT INTO order_lines (buyer_id, order_rowid, book_rowid, book_id, count, price)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    for &(rowid, book_id, count, price) in &priced {
-        add_line.execute(params![buyer_id, order_rowid, rowid, book_id, count, price])?;
+    for &(rowid, _, count, _) in &priced {
         move_stock(
             conn,
             store_id,
@@ -338,25 +333,17 @@ pub fn cancel_open_orders_of(conn: &Connection, user_id: &str, now: i64) -> Resu
 pub fn copies_out(conn: &Connection, store_id: &str, book_rowid: i64) -> Result<i64> {
     Ok(conn
         .prepare_cached(
-            "SELECT COALESCE(SUM(l.count), 0)
-             FROM orders o
-             JOIN order_lines l ON l.buyer_id = o.buyer_id AND l.order_rowid = o.order_rowid
-             WHERE o.store_id = ?1 AND l.book_rowid = ?2 AND o.status IN ('unpaid', 'paid')",
+            "SELECT COALESCE(SUM(line.value ->> 'count'), 0)
+             FROM orders o, json_each(o.books) AS line
+             WHERE o.store_id = ?1 AND o.status IN ('unpaid', 'paid')
+               AND line.value ->> 'book_id' = (SELECT book_id FROM books WHERE book_rowid = ?2)",
         )?
         .query_row(params![store_id, book_rowid], |r| r.get(0))?)
 }
 
 /// Gives back the stock of every line and refunds any money held.
 fn cancel_order(conn: &Connection, order: &Order, reason: CancelReason, now: i64) -> Result<()> {
-    let lines: Vec<(i64, i64)> = conn
-        .prepare_cached(
-            "SELECT book_rowid, count FROM order_lines WHERE buyer_id = ?1 AND order_rowid = ?2",
-        )?
-        .query_map(params![order.buyer_id, order.rowid], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    for (book_rowid, count) in lines {
+    for (book_rowid, count) in lines_of(conn, order)? {
         move_stock(
             conn,
             &order.store_id,
@@ -383,6 +370,34 @@ fn cancel_order(conn: &Connection, order: &Order, reason: CancelReason, now: i64
     )?
     .execute(params![order.buyer_id, order.rowid, now, reason.as_str()])?;
     Ok(())
+}
+
+/// The catalog number and count of each line of `order`, read from the
+/// list stored with it. Books are never removed from the catalog, so a line
+/// naming an unknown book means the file was changed by hand.
+fn lines_of(conn: &Connection, order: &Order) -> Result<Vec<(i64, i64)>> {
+    let lines: Vec<(Option<i64>, i64, String)> = conn
+        .prepare_cached(
+            "SELECT b.book_rowid, line.value ->> 'count', line.value ->> 'book_id'
+             FROM orders o, json_each(o.books) AS line
+             LEFT JOIN books b ON b.book_id = line.value ->> 'book_id'
+             WHERE o.buyer_id = ?1 AND o.order_rowid = ?2",
+        )?
+        .query_map(params![order.buyer_id, order.rowid], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    lines
+        .into_iter()
+        .map(|(rowid, count, book_id)| {
+            let rowid = rowid.ok_or_else(|| {
+                Error::Internal(format!(
+                    "an order lists {book_id:?}, which is not in the catalog"
+                ))
+            })?;
+            Ok((rowid, count))
+        })
+        .collect()
 }
 
 /// Changes a listing's stock and records it. The schema's `CHECK (stock >= 0)`
