@@ -311,7 +311,8 @@ impl SyntheticOrder {
             .collect();
         SyntheticOrder {
             rowid: i as i64 + 1,
-            id: uuid::Builder::from_random_bytes(rng.gen())
+            // Laid out as the server lays out ids: time first.
+            id: uuid::Builder::from_unix_timestamp_millis(created.max(0) as u64 * 1000, &rng.gen())
                 .into_uuid()
                 .to_string(),
             buyer: i % buyers,
