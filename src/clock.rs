@@ -68,25 +68,18 @@ pub fn write_rfc3339(out: &mut Vec<u8>, seconds: i64) {
         return;
     }
     let (days, rest) = (seconds / 86_400, seconds % 86_400);
-    let (hours, minutes, seconds) = (rest / 3600, rest / 60 % 60, rest % 60);
-    let digit = |n: i64| b'0' + n as u8;
+    let ([h1, h2], [m1, m2], [s1, s2]) = (two(rest / 3600), two(rest / 60 % 60), two(rest % 60));
     // Put together whole and appended once: appending piece by piece
     // checked the room left eight times per timestamp.
     let mut stamp = [0u8; 20];
     stamp[..10].copy_from_slice(&date_of(days));
-    stamp[10..].copy_from_slice(&[
-        b'T',
-        digit(hours / 10),
-        digit(hours % 10),
-        b':',
-        digit(minutes / 10),
-        digit(minutes % 10),
-        b':',
-        digit(seconds / 10),
-        digit(seconds % 10),
-        b'Z',
-    ]);
+    stamp[10..].copy_from_slice(&[b'T', h1, h2, b':', m1, m2, b':', s1, s2, b'Z']);
     out.extend_from_slice(&stamp);
+}
+
+/// The two decimal digits of `n`, from 0 to 99.
+fn two(n: i64) -> [u8; 2] {
+    [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]
 }
 
 /// `YYYY-MM-DD` of a day counted from 1970-01-01. The last day asked for on
@@ -101,7 +94,6 @@ fn date_of(days: i64) -> [u8; 10] {
         return date;
     }
     let (year, month, day) = civil_date(days);
-    let two = |n: i64| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
     let ([c1, c2], [y1, y2], [m1, m2], [d1, d2]) =
         (two(year / 100), two(year % 100), two(month), two(day));
     let date = [c1, c2, y1, y2, b'-', m1, m2, b'-', d1, d2];
