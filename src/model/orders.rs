@@ -387,28 +387,29 @@ fn cancel_order(conn: &Connection, order: &Order, reason: CancelReason, now: i64
 /// list stored with it. Books are never removed from the catalog, so a line
 /// naming an unknown book means the file was changed by hand.
 fn lines_of(conn: &Connection, order: &Order) -> Result<Vec<(i64, i64)>> {
-    let lines: Vec<(Option<i64>, i64, String)> = conn
-        .prepare_cached(
-            "SELECT b.book_rowid, line.value ->> 'count', line.value ->> 'book_id'
-             FROM orders o, json_each(o.books) AS line
-             LEFT JOIN books b ON b.book_id = line.value ->> 'book_id'
-             WHERE o.buyer_id = ?1 AND o.order_rowid = ?2",
-        )?
-        .query_map(params![order.buyer_id, order.rowid], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    lines
-        .into_iter()
-        .map(|(rowid, count, book_id)| {
-            let rowid = rowid.ok_or_else(|| {
-                Error::Internal(format!(
-                    "an order lists {book_id:?}, which is not in the catalog"
-                ))
-            })?;
-            Ok((rowid, count))
-        })
-        .collect()
+    let mut stmt = conn.prepare_cached(
+        "SELECT b.book_rowid, line.value ->> 'count', line.value ->> 'book_id'
+         FROM orders o, json_each(o.books) AS line
+         LEFT JOIN books b ON b.book_id = line.value ->> 'book_id'
+         WHERE o.buyer_id = ?1 AND o.order_rowid = ?2",
+    )?;
+    let rows = stmt.query_map(params![order.buyer_id, order.rowid], |r| {
+        Ok((
+            r.get::<_, Option<i64>>(0)?,
+            r.get(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    rows.map(|row| {
+        let (rowid, count, book_id) = row?;
+        let rowid = rowid.ok_or_else(|| {
+            Error::Internal(format!(
+                "an order lists {book_id:?}, which is not in the catalog"
+            ))
+        })?;
+        Ok((rowid, count))
+    })
+    .collect()
 }
 
 /// Changes a listing's stock and records it. The schema's `CHECK (stock >= 0)`
