@@ -2,12 +2,13 @@
 //!
 //! A burst of work leaves memory behind that nothing needs afterwards:
 //! SQLite keeps the pages it read on every connection, the search cache
-//! keeps the rankings of the burst's keywords, whole order histories are
-//! kept as they were answered, and the allocator keeps the
-//! freed space of the answers it built, to hand out again. After searches
-//! and long order histories that is 20 MB or more, about twice what the
-//! server needs. All of it is rebuilt on demand within milliseconds, so
-//! holding it through a quiet period only makes the idle server larger.
+//! keeps the rankings of the burst's keywords, whole order histories and
+//! the buffers of large answers are kept for the next ones, and the
+//! allocator keeps the freed space of the answers it built, to hand out
+//! again. After searches and long order histories that is 20 MB or more,
+//! about twice what the server needs. All of it is rebuilt on demand
+//! within milliseconds, so holding it through a quiet period only makes the
+//! idle server larger.
 //! Once no request has arrived for [`IDLE_AFTER`], the sweeper releases it,
 //! once per quiet period.
 
@@ -83,13 +84,12 @@ impl Watch {
 }
 
 /// Releases what the server keeps for later: the search cache, the kept
-/// order histories, SQLite's
-/// caches on every connection not in use, the allocator's free space, and
-/// the disk space of the write-ahead log, which grows to 200 MB under
-/// steady writing. Never waits for a request: a connection in use keeps its
-/// cache, and the log is left as it is if a request is under way. A write
-/// that arrives while the log is being truncated waits for it, a few
-/// milliseconds.
+/// order histories and answer buffers, SQLite's caches on every connection
+/// not in use, the allocator's free space, and the disk space of the
+/// write-ahead log, which grows to 200 MB under steady writing. Never waits
+/// for a request: a connection in use keeps its cache, and the log is left
+/// as it is if a request is under way. A write that arrives while the log
+/// is being truncated waits for it, a few milliseconds.
 pub fn release_memory(app: &App) {
     app.search_cache.clear();
     app.histories.clear();
