@@ -311,8 +311,9 @@ impl SyntheticOrder {
             .collect();
         SyntheticOrder {
             rowid: i as i64 + 1,
-            // Laid out as the server lays out ids: time first.
-            id: uuid::Builder::from_unix_timestamp_millis(created.max(0) as u64 * 1000, &rng.gen())
+            // From the seeded generator alone, so a seed always makes the
+            // same ids: creation times follow the clock of the run.
+            id: uuid::Builder::from_random_bytes(rng.gen())
                 .into_uuid()
                 .to_string(),
             buyer: i % buyers,
