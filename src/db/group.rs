@@ -45,9 +45,18 @@ struct Inner {
 /// The requests of one transaction, waiting for its commit.
 #[derive(Default)]
 struct Group {
-    /// How the commit went, once it has been tried.
-    outcome: Mutex<Option<Result<(), SharedError>>>,
+    outcome: Mutex<Outcome>,
     committed: Condvar,
+}
+
+/// How a group's commit went, and who is waiting to hear it.
+#[derive(Default)]
+struct Outcome {
+    /// Set once the commit has been tried.
+    done: Option<Result<(), SharedError>>,
+    /// Members asleep on `committed`. Usually none: a lone request commits
+    /// before it asks, and waking no one still costs a system call.
+    waiting: usize,
 }
 
 /// A failed commit, as every member of the group reports it.
@@ -202,21 +211,26 @@ impl Inner {
 
 impl Group {
     fn finish(&self, outcome: Result<(), SharedError>) {
-        *lock(&self.outcome) = Some(outcome);
-        self.committed.notify_all();
+        let mut state = lock(&self.outcome);
+        state.done = Some(outcome);
+        if state.waiting > 0 {
+            self.committed.notify_all();
+        }
     }
 
     /// Waits until the group's transaction has been committed or has failed.
     fn wait(&self) -> Result<()> {
-        let mut outcome = lock(&self.outcome);
+        let mut state = lock(&self.outcome);
         loop {
-            if let Some(done) = &*outcome {
+            if let Some(done) = &state.done {
                 return done.clone().map_err(Error::from);
             }
-            outcome = self
+            state.waiting += 1;
+            state = self
                 .committed
-                .wait(outcome)
+                .wait(state)
                 .unwrap_or_else(|p| p.into_inner());
+            state.waiting -= 1;
         }
     }
 }
