@@ -4,7 +4,7 @@
 //! stock writes a row here in the same transaction, so the records and the
 //! figures can never disagree. `bookstore check` re-adds them to prove it.
 
-use rusqlite::Connection;
+use rusqlite::{CachedStatement, Connection};
 
 use crate::error::Result;
 
@@ -83,17 +83,40 @@ pub fn stock(
     order_rowid: Option<i64>,
     at: i64,
 ) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO stock_ledger (store_id, book_rowid, kind, delta, order_rowid, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(rusqlite::params![
-        store_id,
-        book_rowid,
-        kind.as_str(),
-        delta,
-        order_rowid,
-        at
-    ])?;
-    Ok(())
+    StockRows::new(conn)?.add(store_id, book_rowid, kind, delta, order_rowid, at)
+}
+
+/// Stock ledger rows written one after another with one statement, as the
+/// lines of an order are: taking the statement from the connection's cache
+/// for each row looked its SQL up again every time.
+pub struct StockRows<'c>(CachedStatement<'c>);
+
+impl<'c> StockRows<'c> {
+    pub fn new(conn: &'c Connection) -> Result<StockRows<'c>> {
+        Ok(StockRows(conn.prepare_cached(
+            "INSERT INTO stock_ledger (store_id, book_rowid, kind, delta, order_rowid, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?))
+    }
+
+    /// Records that the stock of one listing changed by `delta`.
+    pub fn add(
+        &mut self,
+        store_id: &str,
+        book_rowid: i64,
+        kind: Stock,
+        delta: i64,
+        order_rowid: Option<i64>,
+        at: i64,
+    ) -> Result<()> {
+        self.0.execute(rusqlite::params![
+            store_id,
+            book_rowid,
+            kind.as_str(),
+            delta,
+            order_rowid,
+            at
+        ])?;
+        Ok(())
+    }
 }

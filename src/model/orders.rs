@@ -17,9 +17,9 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 
 use super::accounts::require_hash;
-use super::ledger::{self, Money, Stock};
+use super::ledger::{self, Money, Stock, StockRows};
 use super::optional;
-use super::stores::{listed, open_store_owner};
+use super::stores::{listed_books, open_store_owner};
 use super::types::{merge_lines, CancelReason, OrderLine, Status};
 use crate::error::{Error, Result};
 
@@ -53,10 +53,11 @@ pub fn new_order(
     // Check every line before changing anything: first that each book is
     // listed (515), then that each has the stock (517), as the contract
     // orders the codes.
-    let listed = lines
-        .iter()
-        .map(|line| listed(conn, store_id, &line.book_id))
-        .collect::<Result<Vec<_>>>()?;
+    let listed = listed_books(
+        conn,
+        store_id,
+        lines.iter().map(|line| line.book_id.as_str()),
+    )?;
     let mut priced = Vec::with_capacity(lines.len());
     let mut total: i64 = 0;
     for (line, book) in lines.iter().zip(listed) {
@@ -101,17 +102,8 @@ pub fn new_order(
         )
     ])?;
 
-    for &(rowid, _, count, _) in &priced {
-        move_stock(
-            conn,
-            store_id,
-            rowid,
-            -count,
-            Stock::Ordered,
-            order_rowid,
-            now,
-        )?;
-    }
+    let taken = priced.iter().map(|&(rowid, _, count, _)| (rowid, -count));
+    move_stock(conn, store_id, taken, Stock::Ordered, order_rowid, now)?;
     Ok(order_id)
 }
 
@@ -354,17 +346,15 @@ pub fn copies_out(conn: &Connection, store_id: &str, book_rowid: i64) -> Result<
 
 /// Gives back the stock of every line and refunds any money held.
 fn cancel_order(conn: &Connection, order: &Order, reason: CancelReason, now: i64) -> Result<()> {
-    for (book_rowid, count) in lines_of(conn, order)? {
-        move_stock(
-            conn,
-            &order.store_id,
-            book_rowid,
-            count,
-            Stock::Returned,
-            order.rowid,
-            now,
-        )?;
-    }
+    let lines = lines_of(conn, order)?;
+    move_stock(
+        conn,
+        &order.store_id,
+        lines,
+        Stock::Returned,
+        order.rowid,
+        now,
+    )?;
     if order.held > 0 {
         credit(
             conn,
@@ -412,30 +402,26 @@ fn lines_of(conn: &Connection, order: &Order) -> Result<Vec<(i64, i64)>> {
     .collect()
 }
 
-/// Changes a listing's stock and records it. The schema's `CHECK (stock >= 0)`
-/// backs up the callers' own checks.
+/// Changes the stock of an order's listings by `(book_rowid, delta)` and
+/// records each change. The schema's `CHECK (stock >= 0)` backs up the
+/// callers' own checks. Both statements are taken once for all the lines.
 fn move_stock(
     conn: &Connection,
     store_id: &str,
-    book_rowid: i64,
-    delta: i64,
+    lines: impl IntoIterator<Item = (i64, i64)>,
     kind: Stock,
     order_rowid: i64,
     now: i64,
 ) -> Result<()> {
-    conn.prepare_cached(
+    let mut update = conn.prepare_cached(
         "UPDATE listings SET stock = stock + ?3 WHERE store_id = ?1 AND book_rowid = ?2",
-    )?
-    .execute(params![store_id, book_rowid, delta])?;
-    ledger::stock(
-        conn,
-        store_id,
-        book_rowid,
-        kind,
-        delta,
-        Some(order_rowid),
-        now,
-    )
+    )?;
+    let mut record = StockRows::new(conn)?;
+    for (book_rowid, delta) in lines {
+        update.execute(params![store_id, book_rowid, delta])?;
+        record.add(store_id, book_rowid, kind, delta, Some(order_rowid), now)?;
+    }
+    Ok(())
 }
 
 /// Adds money to a balance with overflow checked (SQLite would silently turn

@@ -6,7 +6,7 @@
 //! same id later add only their own price and stock, and the description
 //! they send is not used.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::ledger::{self, Stock};
 use super::types::NewBook;
@@ -156,24 +156,38 @@ pub struct Listed {
 }
 
 /// The book with id `book_id` as the store lists it; 515 if it does not.
-/// One lookup for both the catalog row and the listing: orders make one per
-/// line.
 pub fn listed(conn: &Connection, store_id: &str, book_id: &str) -> Result<Listed> {
-    optional(
-        conn,
+    let mut found = listed_books(conn, store_id, [book_id])?;
+    Ok(found.pop().expect("one book asked for, one found"))
+}
+
+/// The books with ids `book_ids` as the store lists them, in that order;
+/// 515 for the first it does not. One lookup for both the catalog row and
+/// the listing, with one statement for all the books of an order.
+pub fn listed_books<'a>(
+    conn: &Connection,
+    store_id: &str,
+    book_ids: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<Listed>> {
+    let mut find = conn.prepare_cached(
         "SELECT b.book_rowid, l.price, l.stock FROM books b
          JOIN listings l ON l.store_id = ?1 AND l.book_rowid = b.book_rowid
          WHERE b.book_id = ?2",
-        params![store_id, book_id],
-        |r| {
-            Ok(Listed {
-                book_rowid: r.get(0)?,
-                price: r.get(1)?,
-                stock: r.get(2)?,
+    )?;
+    book_ids
+        .into_iter()
+        .map(|book_id| {
+            find.query_row(params![store_id, book_id], |r| {
+                Ok(Listed {
+                    book_rowid: r.get(0)?,
+                    price: r.get(1)?,
+                    stock: r.get(2)?,
+                })
             })
-        },
-    )?
-    .ok_or_else(|| Error::NoSuchBook(book_id.to_string()))
+            .optional()?
+            .ok_or_else(|| Error::NoSuchBook(book_id.to_string()))
+        })
+        .collect()
 }
 
 /// The price and stock of a book in a store, if the store lists it.
