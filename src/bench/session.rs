@@ -62,6 +62,11 @@ impl Session {
         self.record(endpoint, started, result)
     }
 
+    /// Hands an answer back once read, so the next answer reuses its room.
+    pub fn recycle(&mut self, answer: Answer) {
+        self.client.recycle(answer.body);
+    }
+
     /// GETs `endpoint` and records the outcome.
     pub fn get(&mut self, endpoint: Endpoint) -> Option<Answer> {
         let started = Instant::now();

@@ -260,7 +260,9 @@ fn search_session(s: &mut Session, gate: &Gate) {
             page: 1,
             page_size: SEARCH_PAGE_SIZE,
         };
-        s.call(Endpoint::Search, None, &query);
+        if let Some(answer) = s.call(Endpoint::Search, None, &query) {
+            s.recycle(answer);
+        }
         gate.done();
     }
 }
@@ -287,7 +289,9 @@ fn history_session(s: &mut Session, gate: &Gate, page_size: Option<u32>) {
         page_size,
     };
     while gate.next().is_some() {
-        s.call(Endpoint::QueryOrders, Some(&token), &query);
+        if let Some(answer) = s.call(Endpoint::QueryOrders, Some(&token), &query) {
+            s.recycle(answer);
+        }
         gate.done();
     }
 }
