@@ -211,9 +211,14 @@ impl Inner {
 
 impl Group {
     fn finish(&self, outcome: Result<(), SharedError>) {
-        let mut state = lock(&self.outcome);
-        state.done = Some(outcome);
-        if state.waiting > 0 {
+        let waiting = {
+            let mut state = lock(&self.outcome);
+            state.done = Some(outcome);
+            state.waiting
+        };
+        // Woken after the lock is let go, so that they do not wake only to
+        // wait for it.
+        if waiting > 0 {
             self.committed.notify_all();
         }
     }
