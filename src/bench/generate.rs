@@ -28,7 +28,7 @@ use crate::clock::Clock;
 use crate::config::KdfArgs;
 use crate::db::{Db, SCHEMA};
 use crate::error::{Error, Result};
-use crate::model::ledger::{self, Money, Stock};
+use crate::model::ledger::{self, Money, Stock, StockRows};
 use crate::model::passwords::Passwords;
 use crate::model::{accounts, orders, stores};
 
@@ -336,21 +336,14 @@ impl SyntheticOrder {
         let books = self.books(rowids, prices);
         let order_rowid = self.insert(conn, total, &books)?;
         let store = synthetic::store_id(self.store);
+        let mut stock = StockRows::new(conn)?;
         for &(n, count) in &self.lines {
-            let moved = Some(order_rowid);
-            ledger::stock(
-                conn,
-                &store,
-                rowids[n],
-                Stock::Ordered,
-                -count,
-                moved,
-                self.created,
-            )?;
+            let (moved, rowid) = (Some(order_rowid), rowids[n]);
+            stock.add(&store, rowid, Stock::Ordered, -count, moved, self.created)?;
             totals.taken[n] += count;
             if matches!(self.fate, Fate::Refunded | Fate::Withdrawn) {
                 let at = self.step(3);
-                ledger::stock(conn, &store, rowids[n], Stock::Returned, count, moved, at)?;
+                stock.add(&store, rowid, Stock::Returned, count, moved, at)?;
                 totals.taken[n] -= count;
             }
         }

@@ -73,20 +73,7 @@ pub fn money(
     Ok(())
 }
 
-/// Records that the stock of one listing changed by `delta`.
-pub fn stock(
-    conn: &Connection,
-    store_id: &str,
-    book_rowid: i64,
-    kind: Stock,
-    delta: i64,
-    order_rowid: Option<i64>,
-    at: i64,
-) -> Result<()> {
-    StockRows::new(conn)?.add(store_id, book_rowid, kind, delta, order_rowid, at)
-}
-
-/// Stock ledger rows written one after another with one statement, as the
+/// Writes stock ledger rows, one after another with one statement, as the
 /// lines of an order are: taking the statement from the connection's cache
 /// for each row looked its SQL up again every time.
 pub struct StockRows<'c>(CachedStatement<'c>);
