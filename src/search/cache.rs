@@ -12,8 +12,9 @@
 //!
 //! The cache serves bursts: the server empties it when requests stop coming
 //! (see `server::idle`), since after a busy period it can hold tens of
-//! megabytes. A page asked for after such a pause ranks its keyword again,
-//! at most about 10 ms.
+//! megabytes. A page asked for after such a pause ranks its keyword again:
+//! about 2 ms for most words of the generated catalog of 100,000 books,
+//! 15 to 25 ms for the few that occur in most of its books.
 
 use std::sync::Arc;
 
