@@ -73,9 +73,9 @@ pub fn money(
     Ok(())
 }
 
-/// Writes stock ledger rows, one after another with one statement, as the
-/// lines of an order are: taking the statement from the connection's cache
-/// for each row looked its SQL up again every time.
+/// Writes rows of the stock ledger. It holds its statement, so the rows of
+/// an order's lines are written without taking the statement from the
+/// connection's cache for each one, which hashes its SQL every time.
 pub struct StockRows<'c>(CachedStatement<'c>);
 
 impl<'c> StockRows<'c> {
