@@ -166,6 +166,38 @@ fn not_objects() -> Vec<Case> {
         raw("/buyer/new_order", Buyer, b"", 523),
         raw("/buyer/payment", NoAuth, b"[]", 523),
         raw("/seller/add_book", Seller, b"null", 523),
+        // The fields' values in order, as an array: not the object asked for.
+        case(
+            "/seller/add_book",
+            Seller,
+            json!(["seller", "store", book("new", 1), 1]),
+            523,
+        ),
+        case("/auth/register", NoAuth, json!(["alice", "pw"]), 523),
+        case(
+            "/auth/login",
+            NoAuth,
+            json!(["buyer", pw("buyer"), "t"]),
+            523,
+        ),
+        case(
+            "/buyer/add_funds",
+            NoAuth,
+            json!(["buyer", pw("buyer"), 500]),
+            523,
+        ),
+        case(
+            "/seller/create_store",
+            Seller,
+            json!(["seller", "store2"]),
+            523,
+        ),
+        case(
+            "/buyer/new_order",
+            Buyer,
+            json!(["buyer", "store", [{"id": "b1", "count": 1}]]),
+            523,
+        ),
     ]
 }
 
@@ -261,8 +293,12 @@ fn listings_and_stock() -> Vec<Case> {
             523,
         )
     };
+    // A book's seventeen fields as an array of their values in order.
+    let mut positional = vec![json!("new"), json!("A title"), json!(100)];
+    positional.resize(17, Value::Null);
     vec![
         add_book(Value::Null, json!(1)),
+        add_book(Value::Array(positional), json!(1)),
         add_book(book_with("title", None), json!(1)),
         add_book(book_with("price", Some(json!(-1))), json!(1)),
         add_book(book_with("price", Some(json!(1.5))), json!(1)),
@@ -328,6 +364,7 @@ fn order_lists() -> Vec<Case> {
         bad(order_of(Value::Null)),
         bad(order_of(json!({"id": "b1", "count": 1}))),
         bad(order_of(json!(["b1"]))),
+        bad(order_of(json!([["b1", 1]]))),
         bad(order_of(json!([{"id": "b1"}]))),
         bad(order_of(json!([{"count": 1}]))),
         bad(order_of(json!([{"id": 1, "count": 1}]))),

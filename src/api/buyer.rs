@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::auth::with_password;
-use super::json::{self, decode, int_or_digits, Reply};
+use super::json::{self, decode, int_or_digits, objects, Reply};
 use super::orders_json::Paging;
 use super::Input;
 use crate::app::App;
@@ -21,6 +21,7 @@ pub const MAX_ORDER_LINES: usize = 1000;
 struct NewOrder {
     user_id: String,
     store_id: String,
+    #[serde(deserialize_with = "objects")]
     books: Vec<BookCount>,
 }
 

@@ -3,11 +3,18 @@
 //! Bodies are decoded straight into typed request structs: a missing field, a
 //! wrong type or a fractional or oversized number is a 523 whose message says
 //! which field, and fields the contract does not name are ignored.
+//!
+//! Every request struct is read from a JSON object only. Serde's derived
+//! structs also take an array of their fields' values in declaration order,
+//! which would let `["alice","secret"]` register a user; the body and every
+//! struct nested in it go through [`object`] or [`objects`], which refuse that.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde::Serialize;
+use serde::{forward_to_deserialize_any, Deserialize};
 
 use crate::error::{Error, Result};
 
@@ -93,17 +100,95 @@ pub fn error(e: &Error) -> Reply {
     }
 }
 
-/// Decodes a JSON request body into `T`, or explains why it cannot.
+/// Decodes a JSON request body, which must be an object, into the struct
+/// `T`, or explains why it cannot.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::invalid(
             "the request body is empty; a JSON object is expected",
         ));
     }
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => Error::invalid(e),
-        _ => Error::invalid(format!("the body is not valid JSON: {e}")),
-    })
+    let mut input = serde_json::Deserializer::from_slice(body);
+    object(&mut input)
+        .and_then(|value| input.end().map(|()| value))
+        .map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => Error::invalid(e),
+            _ => Error::invalid(format!("the body is not valid JSON: {e}")),
+        })
+}
+
+/// Deserialises the struct `T` from a JSON object and nothing else; for a
+/// field holding a nested struct (`#[serde(deserialize_with = "object")]`).
+pub fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    T::deserialize(ObjectOnly(d))
+}
+
+/// Deserialises an array whose every item is the struct `T` as a JSON
+/// object; for a field holding a list of structs.
+pub fn objects<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Items<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Items<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of objects")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element_seed(Item(PhantomData))? {
+                items.push(item);
+            }
+            Ok(items)
+        }
+    }
+
+    struct Item<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Item<T> {
+        type Value = T;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+            object(d)
+        }
+    }
+
+    d.deserialize_seq(Items(PhantomData))
+}
+
+/// A deserializer that reads a struct as a map, so that an array in its
+/// place is a wrong type. Only derived structs are read through it, and they
+/// ask for nothing but `deserialize_struct`; anything else is passed to the
+/// wrapped deserializer's `deserialize_any`, which JSON, describing itself,
+/// can answer.
+struct ObjectOnly<D>(D);
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(visitor)
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map enum identifier ignored_any
+    }
 }
 
 /// Deserialises an integer given either as a JSON integer or as a string of
@@ -195,6 +280,54 @@ mod tests {
             assert!(
                 matches!(count(bad), Err(Error::Invalid(_))),
                 "{bad:?} was accepted"
+            );
+        }
+    }
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Order {
+        store: String,
+        #[serde(deserialize_with = "objects")]
+        lines: Vec<Item>,
+        #[serde(deserialize_with = "object")]
+        first: Item,
+    }
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Item {
+        id: String,
+        count: i64,
+    }
+
+    #[test]
+    fn structs_are_read_from_objects_at_every_depth() {
+        let good = r#"{"store":"s","lines":[{"id":"a","count":1}],"first":{"id":"b","count":2}}"#;
+        let order: Order = decode(good.as_bytes()).unwrap();
+        assert_eq!(
+            order.lines,
+            [Item {
+                id: "a".into(),
+                count: 1
+            }]
+        );
+        assert_eq!(
+            order.first,
+            Item {
+                id: "b".into(),
+                count: 2
+            }
+        );
+
+        for bad in [
+            r#"["s",[{"id":"a","count":1}],{"id":"b","count":2}]"#,
+            r#"{"store":"s","lines":[["a",1]],"first":{"id":"b","count":2}}"#,
+            r#"{"store":"s","lines":[{"id":"a","count":1}],"first":["b",2]}"#,
+            r#"{"store":"s","lines":{"id":"a","count":1},"first":{"id":"b","count":2}}"#,
+        ] {
+            let refused = decode::<Order>(bad.as_bytes());
+            assert!(
+                matches!(&refused, Err(Error::Invalid(_))),
+                "{bad} was accepted: {refused:?}"
             );
         }
     }

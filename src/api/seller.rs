@@ -4,7 +4,7 @@
 use base64::Engine;
 use serde::Deserialize;
 
-use super::json::{self, decode, int_or_digits, Reply};
+use super::json::{self, decode, int_or_digits, object, Reply};
 use super::orders_json::Paging;
 use super::Input;
 use crate::app::App;
@@ -32,6 +32,7 @@ struct StoreQuery {
 struct AddBook {
     user_id: String,
     store_id: String,
+    #[serde(deserialize_with = "object")]
     book_info: BookInfo,
     #[serde(deserialize_with = "int_or_digits")]
     stock_level: i64,
