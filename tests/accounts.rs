@@ -88,6 +88,35 @@ fn logging_in_with_a_wrong_password_or_an_unknown_id_answers_401() {
 }
 
 #[test]
+fn a_password_over_the_limit_is_refused_at_registration_and_wrong_elsewhere() {
+    let s = TestServer::start();
+    s.register("alice");
+    let long = "p".repeat(1025);
+
+    let register = s.post(
+        "/auth/register",
+        json!({"user_id": "bob", "password": long}),
+    );
+    let change = change_password(&s, "alice", &pw("alice"), &long);
+    let login = login_as(&s, "alice", &long, "t");
+    let close = unregister(&s, "alice", &long);
+
+    assert_eq!(register.status, 523);
+    assert_eq!(change.status, 523);
+    assert_eq!(login.status, 401);
+    assert_eq!(close.status, 401);
+    assert_eq!(login_as(&s, "bob", &long, "t").status, 401);
+    assert_eq!(login_as(&s, "alice", &pw("alice"), "t").status, 200);
+    let longest = "p".repeat(1024);
+    let register = s.post(
+        "/auth/register",
+        json!({"user_id": "carol", "password": longest}),
+    );
+    assert_eq!(register.status, 200);
+    assert_eq!(login_as(&s, "carol", &longest, "t").status, 200);
+}
+
+#[test]
 fn every_login_gives_a_new_token_and_earlier_ones_stay_valid() {
     let s = TestServer::start();
     s.register("alice");
