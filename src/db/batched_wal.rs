@@ -205,6 +205,10 @@ unsafe extern "C" fn log_write(
 ) -> c_int {
     let this = &mut *file.cast::<File>();
     let batch = this.batch.as_deref_mut().expect("a log file has a batch");
+    // Read before anything is written out: writing the batch clears it, and
+    // the page that ends a commit must be written before this call returns
+    // even when it starts a new batch.
+    let ends_commit = batch.commit_follows;
     let continues = offset == batch.start + batch.bytes.len() as i64;
     let fits = batch.bytes.len() + amount as usize <= MAX_BATCH;
     let joins = batch.bytes.is_empty() || (continues && fits);
@@ -221,7 +225,6 @@ unsafe extern "C" fn log_write(
     let bytes = std::slice::from_raw_parts(data.cast::<u8>(), amount as usize);
     batch.bytes.extend_from_slice(bytes);
 
-    let ends_commit = batch.commit_follows;
     // Bytes 4..8 of a frame header hold the database size after a commit,
     // and are zero in every frame but a transaction's last.
     batch.commit_follows = bytes.len() == FRAME_HEADER && bytes[4..8] != [0; 4];
@@ -362,6 +365,28 @@ mod tests {
                 .unwrap();
             assert_eq!(count(&reader), k + 1);
         }
+    }
+
+    /// Commits of every length from one frame to about forty, so that the
+    /// page ending a commit falls at every place in a batch, including
+    /// first in a new one because the batch before it was full.
+    #[test]
+    fn the_page_ending_a_commit_is_written_wherever_it_falls_in_a_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, reader) = pair(&dir);
+        for k in 1..=160_i64 {
+            let value: Vec<u8> = (0..k * 1024).map(|i| (i * 7 + k) as u8).collect();
+            writer
+                .execute("INSERT INTO t VALUES (?1, ?2)", rusqlite::params![k, value])
+                .unwrap();
+            let read: Vec<u8> = reader
+                .query_row("SELECT v FROM t WHERE k = ?1", [k], |r| r.get(0))
+                .unwrap_or_else(|e| panic!("commit of {k} KiB: {e}"));
+            assert!(read == value, "commit of {k} KiB read back different");
+        }
+        drop(writer);
+        let again = Connection::open(dir.path().join("t.db")).unwrap();
+        assert_eq!(count(&again), 160);
     }
 
     #[test]
