@@ -15,10 +15,17 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 
+/// What every kept value costs on top of its own size, in bytes: its slot
+/// in the map and the headers of its key and value. Counted so that values
+/// of size zero (a search that matched nothing) still fill the budget;
+/// counted as nothing, a stream of distinct empty answers grew the map
+/// without end while requests kept coming.
+pub const ENTRY_BYTES: usize = 128;
+
 /// Values by key, for one generation of the data.
 pub struct Kept<K, V> {
     inner: Mutex<Inner<K, V>>,
-    /// The most the kept values may add up to, in the caller's unit.
+    /// The most bytes the kept values may add up to.
     budget: usize,
 }
 
@@ -39,7 +46,7 @@ impl<K, V> Default for Inner<K, V> {
 }
 
 impl<K: Eq + Hash, V: Clone> Kept<K, V> {
-    /// An empty map whose values may add up to `budget`.
+    /// An empty map whose values may add up to `budget` bytes.
     pub fn new(budget: usize) -> Self {
         Kept {
             inner: Mutex::new(Inner::default()),
@@ -57,9 +64,11 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
     }
 
     /// Keeps `value`, made from the data at `generation`, under `key`;
-    /// `size` is what it counts against the budget. A value larger than the
-    /// whole budget is not kept.
+    /// `size` is the bytes the key and value hold apart from their headers,
+    /// and [`ENTRY_BYTES`] more are counted against the budget. A value
+    /// larger than the whole budget is not kept.
     pub fn keep(&self, generation: i64, key: K, value: V, size: usize) {
+        let size = size.saturating_add(ENTRY_BYTES);
         if size > self.budget {
             return;
         }
@@ -102,7 +111,7 @@ mod tests {
 
     #[test]
     fn a_value_is_handed_out_only_for_its_own_generation() {
-        let kept = Kept::new(10);
+        let kept = Kept::new(1000);
         kept.keep(5, "k", 1, 1);
         assert_eq!(kept.get(5, &"k"), Some(1));
         assert_eq!(kept.get(6, &"k"), None);
@@ -111,7 +120,7 @@ mod tests {
 
     #[test]
     fn a_newer_generation_forgets_the_older_and_an_older_one_is_not_kept() {
-        let kept = Kept::new(10);
+        let kept = Kept::new(1000);
         kept.keep(5, "a", 1, 1);
         kept.keep(6, "b", 2, 1);
         kept.keep(5, "c", 3, 1);
@@ -122,19 +131,29 @@ mod tests {
 
     #[test]
     fn past_the_budget_the_map_starts_again_and_oversized_values_stay_out() {
-        let kept = Kept::new(10);
+        let kept = Kept::new(2 * ENTRY_BYTES + 10);
         kept.keep(1, "a", 1, 6);
         kept.keep(1, "b", 2, 6);
         assert_eq!(kept.get(1, &"a"), None);
         assert_eq!(kept.get(1, &"b"), Some(2));
-        kept.keep(1, "huge", 3, 11);
+        kept.keep(1, "huge", 3, ENTRY_BYTES + 11);
         assert_eq!(kept.get(1, &"huge"), None);
         assert_eq!(kept.get(1, &"b"), Some(2));
     }
 
     #[test]
+    fn values_of_size_zero_still_fill_the_budget() {
+        let kept = Kept::new(10 * ENTRY_BYTES);
+        for key in 0..10_000 {
+            kept.keep(1, key, (), 0);
+        }
+        let held = kept.lock().values.len();
+        assert!((1..=10).contains(&held), "{held} values held");
+    }
+
+    #[test]
     fn clearing_forgets_everything_but_keeps_the_generation() {
-        let kept = Kept::new(10);
+        let kept = Kept::new(1000);
         kept.keep(3, "a", 1, 1);
         kept.clear();
         assert_eq!(kept.get(3, &"a"), None);

@@ -107,7 +107,8 @@ impl Histories {
         // Nothing committed while it was read: it is exactly the state
         // after commit `seen`.
         if db.commits() == Some(seen) {
-            let size = answer.body.len();
+            let (Whose::Buyer(id) | Whose::Store(id)) = &whose;
+            let size = answer.body.len() + id.len();
             self.kept.keep(seen, whose, answer, size);
         }
         Ok(body)

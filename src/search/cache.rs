@@ -23,9 +23,9 @@ use rusqlite::Connection;
 use crate::cache::Kept;
 use crate::error::Result;
 
-/// At most this many rowids are held over all kept lists (8 bytes each);
+/// At most this many bytes are held over all kept lists (a rowid is 8);
 /// past it the cache is emptied and fills again with what is searched next.
-pub const MAX_HELD: usize = 4_000_000;
+pub const MAX_HELD: usize = 32 << 20;
 
 /// What a list is kept under: the store searched (`None` for the whole
 /// catalog) and the FTS5 expression.
@@ -67,7 +67,9 @@ impl Cache {
             return Ok(list);
         }
         let list = Arc::new(rank()?);
-        self.lists.keep(generation, key, list.clone(), list.len());
+        let size =
+            size_of_val(list.as_slice()) + key.0.as_ref().map_or(0, String::len) + key.1.len();
+        self.lists.keep(generation, key, list.clone(), size);
         Ok(list)
     }
 
