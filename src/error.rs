@@ -30,6 +30,8 @@ pub enum Error {
     NotFound,
     MethodNotAllowed,
     TooLarge(usize),
+    /// The request body did not arrive in time.
+    TooSlow,
     /// SQLite failed. The cause is logged, never sent to the client.
     Database(rusqlite::Error),
     /// Anything else that should not happen. Logged, never sent.
@@ -46,6 +48,7 @@ impl Error {
             Error::Unauthorized => 401,
             Error::NotFound => 404,
             Error::MethodNotAllowed => 405,
+            Error::TooSlow => 408,
             Error::TooLarge(_) => 413,
             Error::NoSuchUser => 511,
             Error::UserExists => 512,
@@ -84,6 +87,7 @@ impl fmt::Display for Error {
             Error::NotFound => f.write_str("not found"),
             Error::MethodNotAllowed => f.write_str("method not allowed"),
             Error::TooLarge(limit) => write!(f, "request body is larger than {limit} bytes"),
+            Error::TooSlow => f.write_str("the request body did not arrive in time"),
             Error::NoSuchUser => f.write_str("user id does not exist"),
             Error::UserExists => f.write_str("user id already exists"),
             Error::NoSuchStore => f.write_str("store id does not exist"),

@@ -8,6 +8,13 @@
 //! cancels overdue orders and forgets expired sessions once a second, so
 //! deadlines pass even when no request arrives, and gives memory back when
 //! requests stop coming (the `idle` module).
+//!
+//! Workers write answers straight to the client's socket. Writing gives up
+//! after 30 seconds of a client not reading, but the answers to requests
+//! that client pipelined behind the blocked one wait for it in other
+//! workers: one client that pipelines many requests and reads none can hold
+//! every worker for those 30 seconds. Handing answers back to the
+//! connection's own thread to write would remove that; it is not done.
 
 mod idle;
 
@@ -27,6 +34,9 @@ use crate::model::{accounts, orders};
 use idle::Activity;
 
 pub use idle::IDLE_AFTER;
+
+/// The longest a worker spends reading one request body.
+const BODY_DEADLINE: Duration = Duration::from_secs(30);
 
 /// How often the background sweep runs.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -73,6 +83,9 @@ impl Server {
             .to_ip()
             .ok_or_else(|| Error::Internal("the listener has no IP address".into()))?;
 
+        // Bodies the server accepts are read in full by the connection's
+        // thread, so a client sending one slowly holds no worker.
+        http.set_body_preload_limit(app.config.body_limit);
         let stopper = Stopper {
             http: Arc::new(http),
             stopping: Arc::new(AtomicBool::new(false)),
@@ -225,20 +238,46 @@ fn serve(app: &App, mut request: tiny_http::Request) {
 
 /// The body, or 413 if it is larger than `limit` (decided from the declared
 /// length when there is one, so an oversized body is not read at all).
+///
+/// A body with a length within the limit is in memory already: the HTTP
+/// layer reads it on the connection's own thread. A chunked body is read
+/// here, and a client that sends it slowly holds this worker; so reading
+/// gives up once [`BODY_DEADLINE`] has passed, checked after every read (a
+/// single read waits at most the socket's 30-second timeout). A chunked
+/// body is never drained after its answer: its connection closes.
 fn read_body(request: &mut tiny_http::Request, limit: usize) -> Result<Vec<u8>> {
     if request.body_length().is_some_and(|n| n > limit) {
         return Err(Error::TooLarge(limit));
     }
-    let mut body = Vec::with_capacity(request.body_length().unwrap_or(0));
-    request
-        .as_reader()
-        .take(limit as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| Error::invalid(format!("reading the request body: {e}")))?;
+    let deadline = Instant::now() + BODY_DEADLINE;
+    let mut body = Vec::with_capacity(request.body_length().unwrap_or(0).min(1 << 20));
+    let mut reader = request.as_reader().take(limit as u64 + 1);
+    let mut piece = [0; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut piece) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if is_timeout(&e) => return Err(Error::TooSlow),
+            Err(e) => return Err(Error::invalid(format!("reading the request body: {e}"))),
+        };
+        body.extend_from_slice(&piece[..n]);
+        if Instant::now() > deadline {
+            return Err(Error::TooSlow);
+        }
+    }
     if body.len() > limit {
         return Err(Error::TooLarge(limit));
     }
     Ok(body)
+}
+
+/// How a socket's read timeout shows: Linux says the read would block.
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
 }
 
 fn header(request: &tiny_http::Request, name: &'static str) -> Option<String> {

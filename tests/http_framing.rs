@@ -469,13 +469,58 @@ fn a_header_that_is_not_ascii_text_answers_400_and_closes() {
         &b"token: \xff\xfe"[..],
         b"X-Name: caf\xc3\xa9",
         b"X: a\x00b",
-        // A lone LF or CR, which other parsers may take for a line end.
-        b"X: a\nContent-Length: 5",
+        // A lone CR, which other parsers may take for a line end.
         b"X: a\rContent-Length: 5",
     ] {
         let request = [b"GET /health HTTP/1.1\r\n", header, b"\r\n\r\nhello"].concat();
         assert_refused(&s, request, 400, message);
     }
+}
+
+#[test]
+fn a_line_ended_by_a_line_feed_alone_answers_400_at_once_and_closes() {
+    let s = TestServer::start();
+    let message = "bad request: a line ends in a line feed without a carriage return";
+
+    // Refused as soon as the line feed arrives: waiting for a CR LF that
+    // such a client never sends held the connection until its timeout,
+    // longer than the ten seconds `Raw` waits for an answer.
+    for request in [
+        &b"GET /health HTTP/1.1\nConnection: close\n\n"[..],
+        b"GET /health HTTP/1.1\r\nX: a\nContent-Length: 5\r\n\r\nhello",
+    ] {
+        assert_refused(&s, request.to_vec(), 400, message);
+    }
+}
+
+#[test]
+fn clients_sending_their_bodies_slowly_hold_no_worker() {
+    let s = TestServer::start_with(|c| c.workers = 2);
+    let head = "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{";
+    // Twice as many stalled bodies as there are workers, each on its own
+    // connection and each sent with `Expect: 100-continue` or without.
+    let stalled: Vec<Raw> = (0..4)
+        .map(|n| {
+            let mut raw = Raw::open(&s);
+            let expect = if n % 2 == 0 {
+                "Expect: 100-continue\r\n"
+            } else {
+                ""
+            };
+            raw.send(
+                head.replacen("Host: x\r\n", &format!("Host: x\r\n{expect}"), 1)
+                    .into_bytes(),
+            );
+            raw
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+
+    // Every worker is free for other clients, within `Raw`'s ten seconds.
+    let mut raw = Raw::open(&s);
+    raw.send(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n".to_vec());
+    assert_eq!(raw.next_reply().status, 200);
+    drop(stalled);
 }
 
 #[test]

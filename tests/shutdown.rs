@@ -11,8 +11,9 @@ use common::TestServer;
 use serde_json::json;
 
 /// A registration whose headers are sent with `Expect: 100-continue` and
-/// whose body is held back: once the server answers `100 Continue`, a worker
-/// has taken the request and is waiting for the body.
+/// whose chunked body is held back: once the server answers `100 Continue`,
+/// a worker has taken the request and is waiting for the body. (A body of
+/// known length is read before any worker sees its request.)
 struct HeldRequest {
     stream: TcpStream,
     body: Vec<u8>,
@@ -20,18 +21,15 @@ struct HeldRequest {
 
 impl HeldRequest {
     fn open(s: &TestServer, user_id: &str) -> HeldRequest {
-        let body = json!({"user_id": user_id, "password": "pw"})
-            .to_string()
-            .into_bytes();
+        let json = json!({"user_id": user_id, "password": "pw"}).to_string();
+        let body = format!("{:x}\r\n{json}\r\n0\r\n\r\n", json.len()).into_bytes();
         let mut stream = TcpStream::connect(s.server().addr()).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        let head = format!(
+        let head =
             "POST /auth/register HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
-             Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
+                    Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n";
         stream.write_all(head.as_bytes()).unwrap();
         let interim = read_head(&mut stream);
         assert!(interim.starts_with("HTTP/1.1 100"), "{interim:?}");

@@ -1,5 +1,7 @@
 use ascii::AsciiString;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
 use std::io::{BufReader, BufWriter, ErrorKind, Read, Write};
@@ -53,6 +55,14 @@ pub struct ClientConnection {
     // set to true if we know that the previous request is the last one
     no_more_requests: bool,
 
+    // Patched in: a byte of the request being read has arrived, so a
+    // timeout now is a request that came too slowly (408), where before it
+    // is a kept-alive connection left idle, closed without a word.
+    request_started: bool,
+
+    // Patched in: the server's body preload limit, which it may change.
+    preload_limit: Arc<AtomicUsize>,
+
     // true if the connection goes through SSL
     secure: bool,
 }
@@ -67,6 +77,11 @@ enum ReadError {
     ReadIoError(IoError),
 }
 
+/// Patched in: the refusal of a line that ends in LF alone.
+fn bare_line_feed() -> ReadError {
+    refused(400, "a line ends in a line feed without a carriage return")
+}
+
 fn refused(status: u16, reason: impl Into<String>) -> ReadError {
     ReadError::Refused {
         status,
@@ -78,6 +93,8 @@ fn refused(status: u16, reason: impl Into<String>) -> ReadError {
 enum LineError {
     /// The line is longer than the limit; reading stopped there.
     TooLong,
+    /// A line feed came without the carriage return before it.
+    BareLineFeed,
     Io(IoError),
 }
 
@@ -86,6 +103,7 @@ impl ClientConnection {
     pub fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
+        preload_limit: Arc<AtomicUsize>,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
@@ -99,6 +117,8 @@ impl ClientConnection {
             remote_addr,
             next_header_source: first_header,
             no_more_requests: false,
+            request_started: false,
+            preload_limit,
             secure,
         }
     }
@@ -123,9 +143,14 @@ impl ClientConnection {
                     return Err(LineError::Io(eof));
                 }
             };
-            if byte == b'\n' && line.last() == Some(&b'\r') {
-                line.pop();
-                return Ok(line);
+            self.request_started = true;
+            if byte == b'\n' {
+                if line.pop() == Some(b'\r') {
+                    return Ok(line);
+                }
+                // Patched: refused at once; the published crate read on,
+                // waiting for a CRLF that such a client never sends.
+                return Err(LineError::BareLineFeed);
             }
             // `limit` bytes and the CR that ends them fit; one more does not.
             if line.len() > limit {
@@ -143,6 +168,7 @@ impl ClientConnection {
                 let reason = format!("the request line is longer than {MAX_REQUEST_LINE} bytes");
                 return Err(refused(414, reason));
             }
+            Err(LineError::BareLineFeed) => return Err(bare_line_feed()),
             Err(LineError::Io(e)) => return Err(ReadError::ReadIoError(e)),
         };
         let line = printable(line)
@@ -166,6 +192,7 @@ impl ClientConnection {
                     let reason = format!("a header line is longer than {MAX_HEADER_LINE} bytes");
                     return Err(refused(431, reason));
                 }
+                Err(LineError::BareLineFeed) => return Err(bare_line_feed()),
                 Err(LineError::Io(e)) => return Err(ReadError::ReadIoError(e)),
             };
             if line.is_empty() {
@@ -182,6 +209,7 @@ impl ClientConnection {
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
+        self.request_started = false;
         let (method, path, version) = self.read_request_line()?;
         let headers = self.read_headers()?;
 
@@ -199,9 +227,13 @@ impl ClientConnection {
             path,
             version,
             headers,
-            *self.remote_addr.as_ref().unwrap(),
+            // Patched: a client that reset the connection right after
+            // connecting has no address to give; the published crate
+            // panicked on it.
+            self.remote_addr.as_ref().ok().copied().flatten(),
             data_source,
             writer,
+            self.preload_limit.load(Ordering::Relaxed),
         )
         .map_err(|e| {
             use crate::request::RequestCreationError;
@@ -251,7 +283,12 @@ impl Iterator for ClientConnection {
                 self.refuse(status, &reason);
                 return None;
             }
-            Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
+            // Patched: Linux reports a read timeout as `WouldBlock`, which
+            // the published crate did not take for one.
+            Err(ReadError::ReadIoError(ref err))
+                if self.request_started
+                    && matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) =>
+            {
                 self.refuse(408, "the request did not arrive in time");
                 return None;
             }

@@ -107,6 +107,18 @@ impl Connection {
         }
     }
 
+    /// Patched in: sets the socket's write timeout.
+    pub(crate) fn set_write_timeout(
+        &self,
+        timeout: Option<std::time::Duration>,
+    ) -> std::io::Result<()> {
+        match self {
+            Connection::Tcp(s) => s.set_write_timeout(timeout),
+            #[cfg(unix)]
+            Connection::Unix(s) => s.set_write_timeout(timeout),
+        }
+    }
+
     /// Patched in: sends small writes at once (TCP_NODELAY) on TCP sockets.
     pub(crate) fn set_nodelay(&self) -> std::io::Result<()> {
         match self {

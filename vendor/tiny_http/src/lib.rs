@@ -99,7 +99,7 @@ use std::io::Error as IoError;
 use std::io::ErrorKind as IoErrorKind;
 use std::io::Result as IoResult;
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -128,6 +128,14 @@ mod util;
 /// How long a connection may stay silent before it is closed (patched in).
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Patched in: how long writing to a client may stall before the connection
+/// is given up (see `RefinedTcpStream`'s `write`).
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Patched in: the body preload limit until `set_body_preload_limit`: the
+/// published crate's.
+const DEFAULT_PRELOAD_LIMIT: usize = 1024;
+
 /// The main class of this library.
 ///
 /// Destroying this object will immediately close the listening socket and the reading
@@ -143,6 +151,10 @@ pub struct Server {
 
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
+
+    // Patched in: the largest request body read on the connection's thread
+    // before the request is handed over (see `set_body_preload_limit`).
+    preload_limit: Arc<AtomicUsize>,
 }
 
 enum Message {
@@ -252,6 +264,8 @@ impl Server {
         let listener = listener.into();
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
+        let preload_limit = Arc::new(AtomicUsize::new(DEFAULT_PRELOAD_LIMIT));
+        let inside_preload_limit = preload_limit.clone();
 
         // building the TcpListener
         let (server, local_addr) = {
@@ -305,6 +319,10 @@ impl Server {
                         // is dropped after READ_TIMEOUT instead of holding a
                         // thread forever.
                         sock.set_read_timeout(Some(READ_TIMEOUT)).ok();
+                        // Patched: a client that stops reading its answers
+                        // holds the thread writing to it for WRITE_TIMEOUT
+                        // at most, not for ever.
+                        sock.set_write_timeout(Some(WRITE_TIMEOUT)).ok();
                         // Patched: responses are written in pieces of at
                         // most 1 KiB; with Nagle's algorithm on, the last
                         // piece of a larger one waited for the client's
@@ -331,7 +349,8 @@ impl Server {
                         // two (out of descriptors), it is dropped and the
                         // error handled like a failed accept.
                         halves.map(|(read_closable, write_closable)| {
-                            ClientConnection::new(write_closable, read_closable)
+                            let preload = inside_preload_limit.clone();
+                            ClientConnection::new(write_closable, read_closable, preload)
                         })
                     }
                     Err(e) => Err(e),
@@ -378,7 +397,19 @@ impl Server {
             messages,
             close: close_trigger,
             listening_addr: local_addr,
+            preload_limit,
         })
+    }
+
+    /// Patched in: request bodies with a declared length up to `limit` bytes
+    /// are read in full on the connection's own thread before `recv` hands
+    /// the request out, so a client sending its body slowly holds only that
+    /// thread, not the one serving requests. Larger and chunked bodies are
+    /// read by whoever reads the request. Set it to the largest body the
+    /// server accepts: a longer declared length is then refused at once,
+    /// without being read.
+    pub fn set_body_preload_limit(&self, limit: usize) {
+        self.preload_limit.store(limit, Relaxed);
     }
 
     /// Returns an iterator for all the incoming requests.

@@ -141,7 +141,8 @@ pub fn new_request<R, W>(
     headers: Vec<Header>,
     remote_addr: Option<SocketAddr>,
     mut source_data: R,
-    writer: W,
+    mut writer: W,
+    preload_limit: usize,
 ) -> Result<Request, RequestCreationError>
 where
     R: Read + Send + 'static,
@@ -193,23 +194,27 @@ where
     } else if let Some(content_length) = content_length {
         if content_length == 0 {
             Box::new(io::empty()) as Box<dyn Read + Send + 'static>
-        } else if content_length <= 1024 && !expects_continue {
-            // if the content-length is small enough, we just read everything into a buffer
-
-            let mut buffer = vec![0; content_length];
-            let mut offset = 0;
-
-            while offset != content_length {
-                let read = source_data.read(&mut buffer[offset..])?;
-                if read == 0 {
-                    // the socket returned EOF, but we were before the expected content-length
-                    // aborting
-                    let info = "Connection has been closed before we received enough data";
-                    let err = IoError::new(ErrorKind::ConnectionAborted, info);
-                    return Err(RequestCreationError::CreationIoError(err));
-                }
-
-                offset += read;
+        } else if content_length <= preload_limit {
+            // Patched: bodies up to `preload_limit` (1 KiB in the published
+            // crate, and none sent after `Expect: 100-continue`) are read
+            // here, on the connection's own thread, so a client that sends
+            // its body slowly holds only that thread, not one of the few
+            // that answer requests. The buffer grows with what arrives, not
+            // with what the client declared.
+            if expects_continue {
+                writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+                writer.flush()?;
+            }
+            let mut buffer = Vec::with_capacity(content_length.min(64 * 1024));
+            let read = (&mut source_data)
+                .take(content_length as u64)
+                .read_to_end(&mut buffer)?;
+            if read != content_length {
+                // the socket returned EOF, but we were before the expected content-length
+                // aborting
+                let info = "Connection has been closed before we received enough data";
+                let err = IoError::new(ErrorKind::ConnectionAborted, info);
+                return Err(RequestCreationError::CreationIoError(err));
             }
 
             Box::new(Cursor::new(buffer)) as Box<dyn Read + Send + 'static>
@@ -236,7 +241,7 @@ where
         http_version: version,
         headers,
         body_length: content_length,
-        must_send_continue: expects_continue,
+        must_send_continue: expects_continue && content_length.is_none_or(|n| n > preload_limit),
         notify_when_responded: None,
         closes_connection: false,
     })

@@ -1,5 +1,5 @@
 use std::io::Result as IoResult;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 
 use crate::connection::Connection;
@@ -124,6 +124,17 @@ impl RefinedTcpStream {
     pub(crate) fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
         self.stream.peer_addr()
     }
+
+    /// Patched in: shuts the connection down after a failed write (an
+    /// interrupted one is only retried by the caller).
+    fn give_up_on_failure<T>(&mut self, result: IoResult<T>) -> IoResult<T> {
+        if let Err(e) = &result {
+            if e.kind() != ErrorKind::Interrupted {
+                self.stream.shutdown(Shutdown::Both).ok();
+            }
+        }
+        result
+    }
 }
 
 impl Drop for RefinedTcpStream {
@@ -145,11 +156,18 @@ impl Read for RefinedTcpStream {
 }
 
 impl Write for RefinedTcpStream {
+    /// Patched: a write that fails (the client is gone, or stopped reading
+    /// until the write timed out) shuts the whole connection down. The
+    /// answers to requests it had pipelined behind this one then fail at
+    /// once instead of each waiting out the timeout again, and the thread
+    /// reading its requests stops.
     fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
-        self.stream.write(buf)
+        let written = self.stream.write(buf);
+        self.give_up_on_failure(written)
     }
 
     fn flush(&mut self) -> IoResult<()> {
-        self.stream.flush()
+        let flushed = self.stream.flush();
+        self.give_up_on_failure(flushed)
     }
 }
