@@ -207,9 +207,13 @@ unsafe extern "C" fn log_write(
     let batch = this.batch.as_deref_mut().expect("a log file has a batch");
     // Read before anything is written out: writing the batch clears it, and
     // the page that ends a commit must be written before this call returns
-    // even when it starts a new batch.
-    let ends_commit = batch.commit_follows;
+    // even when it starts a new batch. That page comes right after its
+    // header. A commit header rewritten in place (SQLite does so for every
+    // frame of a transaction that wrote a spilled page again) is followed
+    // by a write elsewhere, which ends nothing: taking it for the end would
+    // flush the next commit at its header and leave its page unwritten.
     let continues = offset == batch.start + batch.bytes.len() as i64;
+    let ends_commit = batch.commit_follows && continues;
     let fits = batch.bytes.len() + amount as usize <= MAX_BATCH;
     let joins = batch.bytes.is_empty() || (continues && fits);
     if !joins {
@@ -387,6 +391,31 @@ mod tests {
         drop(writer);
         let again = Connection::open(dir.path().join("t.db")).unwrap();
         assert_eq!(count(&again), 160);
+    }
+
+    /// A commit that spilled pages and wrote some of them again ends by
+    /// rewriting its frames' headers in place, its last one included; the
+    /// next commit's last page must still be written before it returns.
+    #[test]
+    fn a_commit_right_after_one_that_rewrote_its_headers_is_visible_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut writer, reader) = pair(&dir);
+        let tx = writer.transaction().unwrap();
+        for k in 0..500 {
+            tx.execute("INSERT INTO t VALUES (?1, zeroblob(2000))", [k])
+                .unwrap();
+        }
+        tx.execute("UPDATE t SET v = zeroblob(1500) WHERE k % 3 = 0", [])
+            .unwrap();
+        tx.commit().unwrap();
+
+        writer.execute_batch("PRAGMA user_version = 7;").unwrap();
+
+        let version: i64 = reader
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("the last commit's page is in the log");
+        assert_eq!(version, 7);
+        assert_eq!(count(&reader), 500);
     }
 
     #[test]
