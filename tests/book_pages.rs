@@ -3,6 +3,7 @@
 mod common;
 
 use base64::Engine;
+use bookstore::model::catalog;
 use common::{book, tiny_jpeg, tiny_png, TestServer};
 use serde_json::{json, Value};
 
@@ -164,4 +165,56 @@ fn large_answers_one_after_another_each_carry_only_their_own_bytes() {
     );
     assert_eq!(again.0, 200);
     assert!(again.2 == large, "the second picture came back changed");
+}
+
+#[test]
+fn a_large_picture_is_not_read_to_show_or_fetch_another_books_pictures() {
+    // Books listed before and after one with a picture of 3 MB, so that
+    // their keys sit next to the large picture's.
+    let s = TestServer::start();
+    let token = s.seller_with_store("seller", "store", &[]);
+    let mut large = tiny_png();
+    large.extend((0..3_000_000u32).map(|i| (i % 251) as u8));
+    for (id, picture) in [
+        ("b1", tiny_png()),
+        ("b2", tiny_png()),
+        ("large", large),
+        ("b3", tiny_png()),
+        ("b4", tiny_jpeg()),
+    ] {
+        let mut info = book(id, 100);
+        info["pictures"] = json!([base64(&picture)]);
+        s.add_book(&token, "seller", "store", info, 1);
+    }
+    let conn = rusqlite::Connection::open_with_flags(
+        s.db_path(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+
+    let before = bytes_read_by_this_thread();
+    let (_, page) = catalog::book(&conn, "b1").unwrap().unwrap();
+    let picture = catalog::picture(&conn, "b4", 0).unwrap().unwrap();
+    let read = bytes_read_by_this_thread() - before;
+
+    assert_eq!(page.pictures, 1);
+    assert_eq!((picture.mime, picture.bytes), ("image/jpeg", tiny_jpeg()));
+    // A few pages of 4 KiB each; reading the large picture would be 3 MB.
+    assert!(read < 256 * 1024, "{read} bytes read");
+    let (status, _, body) = s.get("/books/b3");
+    assert_eq!(status, 200);
+    assert_eq!(
+        json_of(&body)["book"]["pictures"],
+        json!(["/books/b3/pictures/0"])
+    );
+}
+
+/// Bytes the calling thread has read through system calls so far, as Linux
+/// counts them; other threads' reads (other tests, the server) are not in it.
+fn bytes_read_by_this_thread() -> u64 {
+    let io = std::fs::read_to_string("/proc/thread-self/io").expect("Linux's /proc");
+    io.lines()
+        .find_map(|line| line.strip_prefix("rchar:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("an rchar line")
 }

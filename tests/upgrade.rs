@@ -1,12 +1,13 @@
-//! A file written by the first schema version is upgraded when a server
+//! A file written by an older schema version is upgraded when a server
 //! opens it, and everything in it reads and works as before.
 
 mod common;
 
 use std::path::Path;
 
+use base64::Engine;
 use bookstore::model::audit::audit_file;
-use common::TestServer;
+use common::{book, tiny_jpeg, tiny_png, TestServer};
 use rusqlite::Connection;
 use serde_json::json;
 
@@ -116,6 +117,107 @@ fn a_first_version_file_is_upgraded_with_its_orders_intact() {
         2
     );
 
+    let report = audit_file(&s.db_path()).unwrap();
+    assert!(report.complete && report.problems.is_empty(), "{report}");
+}
+
+/// The `pictures` table of schema version 5, as it was released: keyed
+/// without row ids, the bytes stored in the key's own b-tree.
+const PICTURES_V5: &str = "CREATE TABLE pictures (
+    book_rowid INTEGER NOT NULL REFERENCES books(book_rowid),
+    position   INTEGER NOT NULL CHECK (position >= 0),
+    mime       TEXT NOT NULL,
+    bytes      BLOB NOT NULL,
+    PRIMARY KEY (book_rowid, position)
+) WITHOUT ROWID;";
+
+/// Every stored picture: book, position, type and bytes, in key order.
+type PictureRow = (i64, i64, String, Vec<u8>);
+
+fn pictures_in(path: &Path) -> Vec<PictureRow> {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT book_rowid, position, mime, bytes FROM pictures ORDER BY 1, 2")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap();
+    rows.collect::<rusqlite::Result<_>>().unwrap()
+}
+
+/// Moves the pictures of a current file into version 5's table and marks
+/// the file as version 5, as if that release had written it.
+fn downgrade_to_v5(path: &Path) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(&format!(
+        "BEGIN;
+         ALTER TABLE pictures RENAME TO pictures_now;
+         {PICTURES_V5}
+         INSERT INTO pictures SELECT book_rowid, position, mime, bytes FROM pictures_now;
+         DROP TABLE pictures_now;
+         PRAGMA user_version = 5;
+         COMMIT;"
+    ))
+    .unwrap();
+}
+
+fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn a_fifth_version_file_is_upgraded_with_every_picture_byte_for_byte() {
+    let s = TestServer::start();
+    let token = s.seller_with_store("seller", "store", &[("bare", 100, 1)]);
+    // Larger than the writer's page cache, so that copying it makes the
+    // upgrade write pages into the log before it commits.
+    let mut large = tiny_png();
+    large.extend((0..3_000_000u32).map(|i| (i % 251) as u8));
+    for (id, pictures) in [
+        ("two", vec![tiny_png(), tiny_jpeg()]),
+        ("large", vec![large.clone()]),
+        ("one", vec![tiny_jpeg()]),
+    ] {
+        let mut info = book(id, 100);
+        info["pictures"] = pictures.iter().map(|p| base64(p)).collect();
+        s.add_book(&token, "seller", "store", info, 1);
+    }
+    let mut before = Vec::new();
+
+    let s = s.restart_after(|path| {
+        downgrade_to_v5(path);
+        before = pictures_in(path);
+    });
+
+    assert_eq!(
+        s.scalar("PRAGMA user_version"),
+        bookstore::db::SCHEMA_VERSION
+    );
+    let without_rowid = s.scalar(
+        "SELECT count(*) FROM sqlite_schema WHERE name = 'pictures' AND sql LIKE '%WITHOUT ROWID%'",
+    );
+    assert_eq!(without_rowid, 0, "pictures has row ids after the upgrade");
+    assert_eq!(before.len(), 4);
+    assert!(pictures_in(&s.db_path()) == before, "the pictures changed");
+    assert!(
+        s.get("/books/large/pictures/0").2 == large,
+        "the large picture changed"
+    );
+    assert_eq!(s.get("/books/two/pictures/1").2, tiny_jpeg());
+    assert_eq!(s.get("/books/bare/pictures/0").0, 404);
+    // The upgraded table takes new pictures and still refuses a second
+    // picture at a taken position.
+    let mut info = book("new", 100);
+    info["pictures"] = json!([base64(&tiny_png())]);
+    s.add_book(&token, "seller", "store", info, 1);
+    assert_eq!(s.get("/books/new/pictures/0").2, tiny_png());
+    let conn = Connection::open(s.db_path()).unwrap();
+    let taken = conn.execute(
+        "INSERT INTO pictures (book_rowid, position, mime, bytes)
+         SELECT book_rowid, 0, 'image/png', x'00' FROM books WHERE book_id = 'two'",
+        [],
+    );
+    assert!(taken.is_err(), "a second picture 0 of one book was stored");
     let report = audit_file(&s.db_path()).unwrap();
     assert!(report.complete && report.problems.is_empty(), "{report}");
 }
