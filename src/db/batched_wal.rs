@@ -99,6 +99,9 @@ struct Batch {
     bytes: Vec<u8>,
     /// The last write was the header of a transaction's last frame.
     commit_follows: bool,
+    /// The end of the furthest write since the log was last started over:
+    /// a write before it changes bytes the log already has.
+    end: i64,
 }
 
 impl File {
@@ -229,10 +232,20 @@ unsafe extern "C" fn log_write(
     let bytes = std::slice::from_raw_parts(data.cast::<u8>(), amount as usize);
     batch.bytes.extend_from_slice(bytes);
 
+    // A write at offset 0 is the header of a log started over.
+    if offset == 0 {
+        batch.end = 0;
+    }
+    let rewrite = offset < batch.end;
+    batch.end = batch.end.max(offset + i64::from(amount));
     // Bytes 4..8 of a frame header hold the database size after a commit,
     // and are zero in every frame but a transaction's last.
-    batch.commit_follows = bytes.len() == FRAME_HEADER && bytes[4..8] != [0; 4];
-    if ends_commit {
+    let commit_header = bytes.len() == FRAME_HEADER && bytes[4..8] != [0; 4];
+    batch.commit_follows = commit_header;
+    // A commit header rewritten in place with its new checksum is the last
+    // write of that commit: it goes out now, or a process killed before the
+    // next write would leave a log whose checksums end before the commit.
+    if ends_commit || (commit_header && rewrite) {
         return File::flush(file);
     }
     ffi::SQLITE_OK
@@ -408,6 +421,17 @@ mod tests {
         tx.execute("UPDATE t SET v = zeroblob(1500) WHERE k % 3 = 0", [])
             .unwrap();
         tx.commit().unwrap();
+
+        // The files as a process killed now would leave them: recovery
+        // there must find the commit whose headers were rewritten.
+        let copy = tempfile::tempdir().unwrap();
+        for name in ["t.db", "t.db-wal"] {
+            std::fs::copy(dir.path().join(name), copy.path().join(name)).unwrap();
+        }
+        assert_eq!(
+            count(&Connection::open(copy.path().join("t.db")).unwrap()),
+            500
+        );
 
         writer.execute_batch("PRAGMA user_version = 7;").unwrap();
 
