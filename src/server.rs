@@ -9,12 +9,12 @@
 //! deadlines pass even when no request arrives, and gives memory back when
 //! requests stop coming (the `idle` module).
 //!
-//! Workers write answers straight to the client's socket. Writing gives up
-//! after 30 seconds of a client not reading, but the answers to requests
-//! that client pipelined behind the blocked one wait for it in other
-//! workers: one client that pipelines many requests and reads none can hold
-//! every worker for those 30 seconds. Handing answers back to the
-//! connection's own thread to write would remove that; it is not done.
+//! Workers write answers straight to the client's socket, and a connection
+//! has one request with them at a time. Writing gives up after 30 seconds
+//! of a client not reading; until then that client holds the worker, so as
+//! many such clients as there are workers stall the server for that long.
+//! Handing answers back to the connection's own thread to write would
+//! remove that; it is not done.
 
 mod idle;
 

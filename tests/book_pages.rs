@@ -218,3 +218,40 @@ fn bytes_read_by_this_thread() -> u64 {
         .and_then(|n| n.trim().parse().ok())
         .expect("an rchar line")
 }
+
+#[test]
+fn a_client_that_pipelines_requests_and_reads_no_answer_holds_one_worker_at_most() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    let s = TestServer::start_with(|c| c.workers = 2);
+    let token = s.seller_with_store("seller", "store", &[]);
+    let mut large = tiny_png();
+    large.extend((0..2_000_000u32).map(|i| (i % 251) as u8));
+    let mut info = book("b1", 100);
+    info["pictures"] = json!([base64(&large)]);
+    s.add_book(&token, "seller", "store", info, 5);
+
+    // Forty pictures of 2 MB asked for at once and none read: far more than
+    // the sockets' buffers hold, so the answer being written blocks.
+    let mut greedy = TcpStream::connect(s.server().addr()).unwrap();
+    let ask = b"GET /books/b1/pictures/0 HTTP/1.1\r\nHost: x\r\n\r\n".repeat(40);
+    greedy.write_all(&ask).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+
+    // The other worker still answers everyone else, within ten seconds.
+    let mut other = TcpStream::connect(s.server().addr()).unwrap();
+    other
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    other
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    other
+        .read_to_end(&mut answer)
+        .expect("an answer while the greedy client reads nothing");
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    drop(greedy);
+}

@@ -214,7 +214,14 @@ impl ClientConnection {
         let headers = self.read_headers()?;
 
         // building the writer for the request
-        let writer = self.sink.next().unwrap();
+        let mut writer = self.sink.next().unwrap();
+        // Patched: a request is handed over only once the answer to the one
+        // before it on this connection has been written. The published
+        // crate handed over every request it read: a client pipelining
+        // requests without reading the answers had one worker blocked
+        // writing and every other worker waiting behind it for its turn,
+        // and requests piling up in memory.
+        writer.wait_turn();
 
         // follow-up for next potential request
         let mut data_source = self.source.next().unwrap();

@@ -124,6 +124,17 @@ impl<R: Read + Send> Read for SequentialReader<R> {
     }
 }
 
+impl<W: Write + Send> SequentialWriter<W> {
+    /// Patched in: blocks until every earlier writer of the connection is
+    /// done, so that writing starts at once.
+    pub fn wait_turn(&mut self) {
+        if let Some(previous) = self.trigger.take() {
+            // An earlier writer that is gone without a word is done too.
+            previous.recv().ok();
+        }
+    }
+}
+
 impl<W: Write + Send> Write for SequentialWriter<W> {
     fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
         if let Some(v) = self.trigger.as_mut() {
