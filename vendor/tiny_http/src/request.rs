@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::mpsc::Sender;
 
 use crate::util::{EqualReader, FusedReader};
-use crate::{HTTPVersion, Header, Method, Response, StatusCode};
+use crate::{HTTPVersion, Header, Method, Response};
 use chunked_transfer::Decoder;
 
 /// Represents an HTTP request made by a client.
@@ -416,16 +416,12 @@ impl Request {
     #[inline]
     pub fn as_reader(&mut self) -> &mut dyn Read {
         if self.must_send_continue {
-            let msg = Response::new_empty(StatusCode(100));
-            msg.raw_print(
-                self.response_writer.as_mut().unwrap().by_ref(),
-                self.http_version.clone(),
-                &self.headers,
-                true,
-                None,
-            )
-            .ok();
-            self.response_writer.as_mut().unwrap().flush().ok();
+            // Patched: the status line alone. The published crate sent a
+            // full response head, with a `Content-Length: 0` that HTTP
+            // forbids on a 1xx answer.
+            let writer = self.response_writer.as_mut().unwrap();
+            writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").ok();
+            writer.flush().ok();
             self.must_send_continue = false;
         }
 
