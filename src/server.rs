@@ -242,34 +242,44 @@ fn serve(app: &App, mut request: tiny_http::Request) {
 /// A body with a length within the limit is in memory already: the HTTP
 /// layer reads it on the connection's own thread. A chunked body is read
 /// here, and a client that sends it slowly holds this worker; so reading
-/// gives up once [`BODY_DEADLINE`] has passed, checked after every read (a
+/// gives up once [`BODY_DEADLINE`] has passed, checked before every read (a
 /// single read waits at most the socket's 30-second timeout). A chunked
 /// body is never drained after its answer: its connection closes.
 fn read_body(request: &mut tiny_http::Request, limit: usize) -> Result<Vec<u8>> {
     if request.body_length().is_some_and(|n| n > limit) {
         return Err(Error::TooLarge(limit));
     }
-    let deadline = Instant::now() + BODY_DEADLINE;
     let mut body = Vec::with_capacity(request.body_length().unwrap_or(0).min(1 << 20));
-    let mut reader = request.as_reader().take(limit as u64 + 1);
-    let mut piece = [0; 64 * 1024];
-    loop {
-        let n = match reader.read(&mut piece) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) if is_timeout(&e) => return Err(Error::TooSlow),
-            Err(e) => return Err(Error::invalid(format!("reading the request body: {e}"))),
-        };
-        body.extend_from_slice(&piece[..n]);
-        if Instant::now() > deadline {
-            return Err(Error::TooSlow);
-        }
-    }
+    let reader = Deadline {
+        inner: request.as_reader(),
+        until: Instant::now() + BODY_DEADLINE,
+    };
+    reader
+        .take(limit as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| match is_timeout(&e) {
+            true => Error::TooSlow,
+            false => Error::invalid(format!("reading the request body: {e}")),
+        })?;
     if body.len() > limit {
         return Err(Error::TooLarge(limit));
     }
     Ok(body)
+}
+
+/// A reader that fails with a timeout once `until` has passed.
+struct Deadline<R> {
+    inner: R,
+    until: Instant,
+}
+
+impl<R: Read> Read for Deadline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if Instant::now() > self.until {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// How a socket's read timeout shows: Linux says the read would block.
