@@ -26,6 +26,7 @@ struct NewOrder {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = r#"an order line, an object {"id": ..., "count": ...}"#)]
 struct BookCount {
     id: String,
     #[serde(deserialize_with = "int_or_digits")]

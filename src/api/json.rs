@@ -108,6 +108,9 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
             "the request body is empty; a JSON object is expected",
         ));
     }
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(Error::invalid("the request body must be a JSON object"));
+    }
     let mut input = serde_json::Deserializer::from_slice(body);
     object(&mut input)
         .and_then(|value| input.end().map(|()| value))
@@ -330,5 +333,9 @@ mod tests {
                 "{bad} was accepted: {refused:?}"
             );
         }
+        let Err(Error::Invalid(why)) = decode::<Order>(b" [1]") else {
+            panic!("an array body was accepted");
+        };
+        assert_eq!(why, "the request body must be a JSON object");
     }
 }

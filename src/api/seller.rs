@@ -40,6 +40,7 @@ struct AddBook {
 
 /// `book_info` as clients send it; optional fields are often `null`.
 #[derive(Deserialize)]
+#[serde(expecting = "book_info, an object of the book's fields")]
 pub struct BookInfo {
     pub id: String,
     pub title: String,
