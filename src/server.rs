@@ -257,9 +257,12 @@ fn read_body(request: &mut tiny_http::Request, limit: usize) -> Result<Vec<u8>> 
     reader
         .take(limit as u64 + 1)
         .read_to_end(&mut body)
-        .map_err(|e| match is_timeout(&e) {
-            true => Error::TooSlow,
-            false => Error::invalid(format!("reading the request body: {e}")),
+        .map_err(|e| {
+            if is_timeout(&e) {
+                Error::TooSlow
+            } else {
+                Error::invalid(format!("reading the request body: {e}"))
+            }
         })?;
     if body.len() > limit {
         return Err(Error::TooLarge(limit));

@@ -103,13 +103,13 @@ pub fn error(e: &Error) -> Reply {
 /// Decodes a JSON request body, which must be an object, into the struct
 /// `T`, or explains why it cannot.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::invalid(
-            "the request body is empty; a JSON object is expected",
-        ));
-    }
-    if body.trim_ascii_start().first() != Some(&b'{') {
-        return Err(Error::invalid("the request body must be a JSON object"));
+    match body.trim_ascii_start().first() {
+        Some(b'{') => {}
+        None => {
+            let why = "the request body is empty; a JSON object is expected";
+            return Err(Error::invalid(why));
+        }
+        Some(_) => return Err(Error::invalid("the request body must be a JSON object")),
     }
     let mut input = serde_json::Deserializer::from_slice(body);
     object(&mut input)

@@ -210,13 +210,9 @@ unsafe extern "C" fn log_write(
     let batch = this.batch.as_deref_mut().expect("a log file has a batch");
     // Read before anything is written out: writing the batch clears it, and
     // the page that ends a commit must be written before this call returns
-    // even when it starts a new batch. That page comes right after its
-    // header. A commit header rewritten in place (SQLite does so for every
-    // frame of a transaction that wrote a spilled page again) is followed
-    // by a write elsewhere, which ends nothing: taking it for the end would
-    // flush the next commit at its header and leave its page unwritten.
+    // even when it starts a new batch.
+    let ends_commit = batch.commit_follows;
     let continues = offset == batch.start + batch.bytes.len() as i64;
-    let ends_commit = batch.commit_follows && continues;
     let fits = batch.bytes.len() + amount as usize <= MAX_BATCH;
     let joins = batch.bytes.is_empty() || (continues && fits);
     if !joins {
@@ -242,9 +238,12 @@ unsafe extern "C" fn log_write(
     // and are zero in every frame but a transaction's last.
     let commit_header = bytes.len() == FRAME_HEADER && bytes[4..8] != [0; 4];
     batch.commit_follows = commit_header;
-    // A commit header rewritten in place with its new checksum is the last
-    // write of that commit: it goes out now, or a process killed before the
-    // next write would leave a log whose checksums end before the commit.
+    // A commit header rewritten in place with its new checksum (SQLite does
+    // so for every frame of a transaction that wrote a spilled page again)
+    // is the last write of that commit, with no page after it: it goes out
+    // now. Left in the batch, a process killed before the next write would
+    // leave a log whose checksums end before the commit, and the next write
+    // would be taken for the page ending it.
     if ends_commit || (commit_header && rewrite) {
         return File::flush(file);
     }

@@ -123,6 +123,14 @@ impl From<IoError> for RequestCreationError {
     }
 }
 
+/// Patched in: the interim answer to `Expect: 100-continue`, the status
+/// line alone. The published crate sent a full response head, with a
+/// `Content-Length: 0` that HTTP forbids on a 1xx answer.
+fn send_continue(writer: &mut (impl Write + ?Sized)) -> io::Result<()> {
+    writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+    writer.flush()
+}
+
 /// Builds a new request.
 ///
 /// After the request line and headers have been read from the socket, a new `Request` object
@@ -186,6 +194,9 @@ where
         }
     };
 
+    // Patched: cleared below when the body is read here, after the 100.
+    let mut must_send_continue = expects_continue;
+
     // we wrap `source_data` around a reading whose nature depends on the transfer-encoding and
     // content-length headers
     let reader = if connection_upgrade {
@@ -202,8 +213,8 @@ where
             // that answer requests. The buffer grows with what arrives, not
             // with what the client declared.
             if expects_continue {
-                writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-                writer.flush()?;
+                send_continue(&mut writer)?;
+                must_send_continue = false;
             }
             let mut buffer = Vec::with_capacity(content_length.min(64 * 1024));
             let read = (&mut source_data)
@@ -241,7 +252,7 @@ where
         http_version: version,
         headers,
         body_length: content_length,
-        must_send_continue: expects_continue && content_length.is_none_or(|n| n > preload_limit),
+        must_send_continue,
         notify_when_responded: None,
         closes_connection: false,
     })
@@ -416,12 +427,7 @@ impl Request {
     #[inline]
     pub fn as_reader(&mut self) -> &mut dyn Read {
         if self.must_send_continue {
-            // Patched: the status line alone. The published crate sent a
-            // full response head, with a `Content-Length: 0` that HTTP
-            // forbids on a 1xx answer.
-            let writer = self.response_writer.as_mut().unwrap();
-            writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").ok();
-            writer.flush().ok();
+            send_continue(self.response_writer.as_mut().unwrap()).ok();
             self.must_send_continue = false;
         }
 
