@@ -10,11 +10,11 @@
 //! requests stop coming (the `idle` module).
 //!
 //! Workers write answers straight to the client's socket, and a connection
-//! has one request with them at a time. Writing gives up after 30 seconds
-//! of a client not reading; until then that client holds the worker, so as
-//! many such clients as there are workers stall the server for that long.
-//! Handing answers back to the connection's own thread to write would
-//! remove that; it is not done.
+//! has one request with them at a time. A client that takes nothing of its
+//! answer for 20 ms gets the rest of it from a thread of its own, so clients
+//! that stop reading hold no worker; writing gives up after 30 seconds
+//! without progress. Those threads hold at most about 64 MiB of answers;
+//! past that, a worker waits for its stalled client as long as that.
 
 mod idle;
 
@@ -140,6 +140,7 @@ impl Server {
         for t in self.threads {
             let _ = t.join();
         }
+        self.stopper.http.wait_for_handed_over_answers();
         self.app.db.close()
     }
 

@@ -2,6 +2,11 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::Duration;
+
 use base64::Engine;
 use bookstore::model::catalog;
 use common::{book, tiny_jpeg, tiny_png, TestServer};
@@ -219,39 +224,119 @@ fn bytes_read_by_this_thread() -> u64 {
         .expect("an rchar line")
 }
 
-#[test]
-fn a_client_that_pipelines_requests_and_reads_no_answer_holds_one_worker_at_most() {
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
-    use std::time::Duration;
-
-    let s = TestServer::start_with(|c| c.workers = 2);
+/// Adds book `b1` to a new store with a picture of `mb` megabytes, which
+/// it returns.
+fn book_with_a_large_picture(s: &TestServer, mb: u32) -> Vec<u8> {
     let token = s.seller_with_store("seller", "store", &[]);
     let mut large = tiny_png();
-    large.extend((0..2_000_000u32).map(|i| (i % 251) as u8));
+    large.extend((0..mb * 1_000_000).map(|i| (i % 251) as u8));
     let mut info = book("b1", 100);
     info["pictures"] = json!([base64(&large)]);
     s.add_book(&token, "seller", "store", info, 5);
+    large
+}
 
-    // Forty pictures of 2 MB asked for at once and none read: far more than
-    // the sockets' buffers hold, so the answer being written blocks.
-    let mut greedy = TcpStream::connect(s.server().addr()).unwrap();
-    let ask = b"GET /books/b1/pictures/0 HTTP/1.1\r\nHost: x\r\n\r\n".repeat(40);
-    greedy.write_all(&ask).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-
-    // The other worker still answers everyone else, within ten seconds.
-    let mut other = TcpStream::connect(s.server().addr()).unwrap();
-    other
+/// A connection that asks for the large picture `times` times at once.
+fn ask_for_the_picture(s: &TestServer, times: usize) -> TcpStream {
+    let mut stream = TcpStream::connect(s.server().addr()).unwrap();
+    stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    other
-        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    let ask = b"GET /books/b1/pictures/0 HTTP/1.1\r\nHost: x\r\n\r\n".repeat(times);
+    stream.write_all(&ask).unwrap();
+    stream
+}
+
+/// Reads one answer with a Content-Length: its status and body.
+fn read_answer(stream: &mut impl BufRead) -> (u16, Vec<u8>) {
+    let mut line = String::new();
+    stream.read_line(&mut line).expect("a status line");
+    let status = line.split(' ').nth(1).and_then(|s| s.parse().ok());
+    let status = status.unwrap_or_else(|| panic!("status line {line:?}"));
+    let mut length = 0;
+    loop {
+        line.clear();
+        stream.read_line(&mut line).expect("a header line");
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = value.trim().parse().expect("a length");
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).expect("the whole body");
+    (status, body)
+}
+
+/// `GET /health` on a connection of its own, within ten seconds.
+fn health(s: &TestServer) -> u16 {
+    let mut stream = TcpStream::connect(s.server().addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let mut answer = Vec::new();
-    other
-        .read_to_end(&mut answer)
-        .expect("an answer while the greedy client reads nothing");
-    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    read_answer(&mut BufReader::new(stream)).0
+}
+
+#[test]
+fn a_client_that_pipelines_requests_and_reads_no_answer_holds_one_worker_at_most() {
+    let s = TestServer::start_with(|c| c.workers = 2);
+    book_with_a_large_picture(&s, 2);
+
+    // Forty pictures of 2 MB asked for at once and none read: far more than
+    // the sockets' buffers hold, so the answer being written stalls.
+    let greedy = ask_for_the_picture(&s, 40);
+    thread::sleep(Duration::from_millis(500));
+
+    // The workers still answer everyone else.
+    assert_eq!(health(&s), 200);
     drop(greedy);
+}
+
+#[test]
+fn clients_that_stop_reading_hold_no_worker_and_later_get_every_answer_whole() {
+    let s = TestServer::start_with(|c| c.workers = 2);
+    let large = book_with_a_large_picture(&s, 2);
+
+    // Twice as many clients as workers, each asking for five pictures of
+    // 2 MB and reading nothing for now: more than their sockets hold.
+    let greedy: Vec<TcpStream> = (0..4).map(|_| ask_for_the_picture(&s, 5)).collect();
+    thread::sleep(Duration::from_millis(500));
+
+    // No worker waits for them.
+    assert_eq!(health(&s), 200);
+    // What was handed over to be written later arrives whole and in order.
+    for stream in greedy {
+        let mut stream = BufReader::new(stream);
+        for _ in 0..5 {
+            let (status, body) = read_answer(&mut stream);
+            assert_eq!(status, 200);
+            assert!(body == large, "a picture of {} bytes came back", body.len());
+        }
+    }
+}
+
+#[test]
+fn stopping_waits_for_answers_still_being_written_to_slow_clients() {
+    let s = TestServer::start_with(|c| {
+        c.workers = 2;
+        c.body_limit = 32 << 20;
+    });
+    // One answer of 12 MB, more than the sockets hold, not read for now.
+    let large = book_with_a_large_picture(&s, 12);
+    let slow = ask_for_the_picture(&s, 1);
+    thread::sleep(Duration::from_millis(500));
+
+    // Dropping a test server stops it and waits for it.
+    let stopped = thread::spawn(move || drop(s));
+    thread::sleep(Duration::from_millis(300));
+    assert!(!stopped.is_finished(), "stopped with answers unwritten");
+
+    let (status, body) = read_answer(&mut BufReader::new(slow));
+    assert_eq!(status, 200);
+    assert!(body == large, "a picture of {} bytes came back", body.len());
+    stopped.join().unwrap();
 }

@@ -4,11 +4,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, ErrorKind, Read, Write};
+use std::io::{BufReader, BufWriter, ErrorKind, Read};
 
 use std::net::SocketAddr;
 
 use crate::common::{HTTPVersion, Header, HeaderField, Method};
+use crate::util::{write_patiently, Parking};
 use crate::util::{RefinedTcpStream, DRAIN_LIMIT};
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::{Request, Response};
@@ -63,6 +64,9 @@ pub struct ClientConnection {
     // Patched in: the server's body preload limit, which it may change.
     preload_limit: Arc<AtomicUsize>,
 
+    // Patched in: where answers go that a client does not read in time.
+    parking: Arc<Parking>,
+
     // true if the connection goes through SSL
     secure: bool,
 }
@@ -104,6 +108,7 @@ impl ClientConnection {
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
         preload_limit: Arc<AtomicUsize>,
+        parking: Arc<Parking>,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
@@ -119,6 +124,7 @@ impl ClientConnection {
             no_more_requests: false,
             request_started: false,
             preload_limit,
+            parking,
             secure,
         }
     }
@@ -241,6 +247,7 @@ impl ClientConnection {
             data_source,
             writer,
             self.preload_limit.load(Ordering::Relaxed),
+            self.parking.clone(),
         )
         .map_err(|e| {
             use crate::request::RequestCreationError;
@@ -264,11 +271,16 @@ impl ClientConnection {
     fn refuse(&mut self, status: u16, reason: &str) {
         let mut writer = self.sink.next().unwrap();
         let answer = Response::json_message(status, &format!("bad request: {reason}"));
-        // The client may be gone already; then there is nobody to tell.
-        let _ = answer
+        let mut bytes = Vec::new();
+        let printed = answer
             .closing_connection()
-            .raw_print(&mut writer, HTTPVersion(1, 1), &[], false, None);
-        let _ = writer.flush();
+            .raw_print(&mut bytes, HTTPVersion(1, 1), &[], false, None);
+        // This thread serves this connection alone, so it may wait for the
+        // client. The client may be gone already; then there is nobody to
+        // tell.
+        if printed.is_ok() {
+            let _ = write_patiently(&mut writer, &bytes);
+        }
     }
 }
 

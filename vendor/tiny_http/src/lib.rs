@@ -128,8 +128,8 @@ mod util;
 /// How long a connection may stay silent before it is closed (patched in).
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Patched in: how long writing to a client may stall before the connection
-/// is given up (see `RefinedTcpStream`'s `write`).
+/// Patched in: how long a client may take nothing of its answer before the
+/// connection is given up (see `RefinedTcpStream`'s `write`).
 const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Patched in: the body preload limit until `set_body_preload_limit`: the
@@ -155,6 +155,10 @@ pub struct Server {
     // Patched in: the largest request body read on the connection's thread
     // before the request is handed over (see `set_body_preload_limit`).
     preload_limit: Arc<AtomicUsize>,
+
+    // Patched in: answers that threads of their own are still writing to
+    // clients that stopped reading (see `util::hand_off`).
+    parking: Arc<util::Parking>,
 }
 
 enum Message {
@@ -266,6 +270,8 @@ impl Server {
         let close_trigger = Arc::new(AtomicBool::new(false));
         let preload_limit = Arc::new(AtomicUsize::new(DEFAULT_PRELOAD_LIMIT));
         let inside_preload_limit = preload_limit.clone();
+        let parking = Arc::new(util::Parking::default());
+        let inside_parking = parking.clone();
 
         // building the TcpListener
         let (server, local_addr) = {
@@ -319,10 +325,11 @@ impl Server {
                         // is dropped after READ_TIMEOUT instead of holding a
                         // thread forever.
                         sock.set_read_timeout(Some(READ_TIMEOUT)).ok();
-                        // Patched: a client that stops reading its answers
-                        // holds the thread writing to it for WRITE_TIMEOUT
-                        // at most, not for ever.
-                        sock.set_write_timeout(Some(WRITE_TIMEOUT)).ok();
+                        // Patched: a write to a client that takes nothing
+                        // returns after STALL_AFTER, so that the worker can
+                        // hand the rest of the answer over to a thread of
+                        // its own (see `util::hand_off`).
+                        sock.set_write_timeout(Some(util::STALL_AFTER)).ok();
                         // Patched: responses are written in pieces of at
                         // most 1 KiB; with Nagle's algorithm on, the last
                         // piece of a larger one waited for the client's
@@ -350,7 +357,8 @@ impl Server {
                         // error handled like a failed accept.
                         halves.map(|(read_closable, write_closable)| {
                             let preload = inside_preload_limit.clone();
-                            ClientConnection::new(write_closable, read_closable, preload)
+                            let parking = inside_parking.clone();
+                            ClientConnection::new(write_closable, read_closable, preload, parking)
                         })
                     }
                     Err(e) => Err(e),
@@ -398,6 +406,7 @@ impl Server {
             close: close_trigger,
             listening_addr: local_addr,
             preload_limit,
+            parking,
         })
     }
 
@@ -410,6 +419,14 @@ impl Server {
     /// without being read.
     pub fn set_body_preload_limit(&self, limit: usize) {
         self.preload_limit.store(limit, Relaxed);
+    }
+
+    /// Patched in: blocks until every answer that a worker handed to a
+    /// thread of its own, because its client stopped reading, has been
+    /// written or given up (at most `WRITE_TIMEOUT` after its client last
+    /// took a byte).
+    pub fn wait_for_handed_over_answers(&self) {
+        self.parking.wait_until_written();
     }
 
     /// Returns an iterator for all the incoming requests.

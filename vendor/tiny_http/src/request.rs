@@ -5,8 +5,9 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use std::sync::mpsc::Sender;
+use std::sync::Arc;
 
-use crate::util::{EqualReader, FusedReader};
+use crate::util::{write_patiently, EqualReader, FusedReader, HandOff, Parking};
 use crate::{HTTPVersion, Header, Method, Response};
 use chunked_transfer::Decoder;
 
@@ -77,6 +78,10 @@ pub struct Request {
     // Patched: true if the connection closes after this request, which the
     // answer then says (`Connection: close`)
     closes_connection: bool,
+
+    // Patched in: where the rest of the answer goes if the client stops
+    // taking it.
+    parking: Arc<Parking>,
 }
 
 struct NotifyOnDrop<R> {
@@ -127,8 +132,7 @@ impl From<IoError> for RequestCreationError {
 /// line alone. The published crate sent a full response head, with a
 /// `Content-Length: 0` that HTTP forbids on a 1xx answer.
 fn send_continue(writer: &mut (impl Write + ?Sized)) -> io::Result<()> {
-    writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-    writer.flush()
+    write_patiently(writer, b"HTTP/1.1 100 Continue\r\n\r\n")
 }
 
 /// Builds a new request.
@@ -151,6 +155,7 @@ pub fn new_request<R, W>(
     mut source_data: R,
     mut writer: W,
     preload_limit: usize,
+    parking: Arc<Parking>,
 ) -> Result<Request, RequestCreationError>
 where
     R: Read + Send + 'static,
@@ -255,6 +260,7 @@ where
         must_send_continue,
         notify_when_responded: None,
         closes_connection: false,
+        parking,
     })
 }
 
@@ -502,7 +508,9 @@ impl Request {
     where
         R: Read,
     {
-        let mut writer = self.extract_writer_impl();
+        // Patched: a client that stops taking the answer gets the rest of it
+        // from a thread of its own, not from the caller (see `hand_off`).
+        let mut writer = HandOff::new(self.extract_writer_impl(), &self.parking);
         let response = if self.closes_connection {
             response.closing_connection()
         } else {
@@ -519,7 +527,9 @@ impl Request {
             None,
         ))?;
 
-        Self::ignore_client_closing_errors(writer.flush())
+        Self::ignore_client_closing_errors(writer.flush())?;
+        writer.finish();
+        Ok(())
     }
 
     fn ignore_client_closing_errors(result: io::Result<()>) -> io::Result<()> {

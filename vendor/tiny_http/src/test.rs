@@ -75,6 +75,7 @@ impl From<TestRequest> for Request {
             std::io::sink(),
             // Patched: the published crate's preload limit.
             1024,
+            Default::default(),
         )
         .unwrap()
     }

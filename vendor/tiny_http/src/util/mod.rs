@@ -1,6 +1,7 @@
 pub use self::custom_stream::CustomStream;
 pub use self::equal_reader::{EqualReader, DRAIN_LIMIT};
 pub use self::fused_reader::FusedReader;
+pub(crate) use self::hand_off::{write_patiently, HandOff, Parking, STALL_AFTER};
 pub use self::messages_queue::MessagesQueue;
 pub use self::refined_tcp_stream::RefinedTcpStream;
 pub use self::sequential::{SequentialReader, SequentialReaderBuilder};
@@ -12,6 +13,7 @@ use std::str::FromStr;
 mod custom_stream;
 mod equal_reader;
 mod fused_reader;
+mod hand_off;
 mod messages_queue;
 pub(crate) mod refined_tcp_stream;
 mod sequential;

@@ -1,6 +1,8 @@
+use std::io::Error as IoError;
 use std::io::Result as IoResult;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::time::Instant;
 
 use crate::connection::Connection;
 #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
@@ -89,6 +91,8 @@ pub struct RefinedTcpStream {
     stream: Stream,
     close_read: bool,
     close_write: bool,
+    // Patched in: when the client began to take nothing, if it has.
+    stalled_since: Option<Instant>,
 }
 
 impl RefinedTcpStream {
@@ -104,12 +108,14 @@ impl RefinedTcpStream {
             stream: read,
             close_read: true,
             close_write: false,
+            stalled_since: None,
         };
 
         let write = RefinedTcpStream {
             stream: write,
             close_read: false,
             close_write: true,
+            stalled_since: None,
         };
 
         Ok((read, write))
@@ -125,13 +131,32 @@ impl RefinedTcpStream {
         self.stream.peer_addr()
     }
 
-    /// Patched in: shuts the connection down after a failed write (an
-    /// interrupted one is only retried by the caller).
-    fn give_up_on_failure<T>(&mut self, result: IoResult<T>) -> IoResult<T> {
-        if let Err(e) = &result {
-            if e.kind() != ErrorKind::Interrupted {
-                self.stream.shutdown(Shutdown::Both).ok();
+    /// Patched in: a write that times out has waited `STALL_AFTER` for a
+    /// client that took nothing, and the caller may try again, until the
+    /// client has taken nothing for `WRITE_TIMEOUT`. Then, or after any other
+    /// failure, the connection is shut down (an interrupted write is only
+    /// retried by the caller).
+    fn watch<T>(&mut self, result: IoResult<T>) -> IoResult<T> {
+        let kind = match &result {
+            Ok(_) => {
+                self.stalled_since = None;
+                return result;
             }
+            Err(e) => e.kind(),
+        };
+        if kind == ErrorKind::Interrupted {
+            return result;
+        }
+        if kind == ErrorKind::WouldBlock {
+            let since = *self.stalled_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < crate::WRITE_TIMEOUT {
+                return result;
+            }
+        }
+        self.stream.shutdown(Shutdown::Both).ok();
+        if kind == ErrorKind::WouldBlock {
+            let reason = "the client has read nothing for too long";
+            return Err(IoError::new(ErrorKind::TimedOut, reason));
         }
         result
     }
@@ -156,18 +181,19 @@ impl Read for RefinedTcpStream {
 }
 
 impl Write for RefinedTcpStream {
-    /// Patched: a write that fails (the client is gone, or stopped reading
-    /// until the write timed out) shuts the whole connection down. The
-    /// answers to requests it had pipelined behind this one then fail at
-    /// once instead of each waiting out the timeout again, and the thread
-    /// reading its requests stops.
+    /// Patched: a write that fails (the client is gone, or has taken nothing
+    /// for `WRITE_TIMEOUT`) shuts the whole connection down. The answers to
+    /// requests it had pipelined behind this one then fail at once instead of
+    /// each waiting out the timeout again, and the thread reading its
+    /// requests stops. A shorter stall is reported as `WouldBlock`, so a
+    /// worker can hand the answer over (see `hand_off`).
     fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
         let written = self.stream.write(buf);
-        self.give_up_on_failure(written)
+        self.watch(written)
     }
 
     fn flush(&mut self) -> IoResult<()> {
         let flushed = self.stream.flush();
-        self.give_up_on_failure(flushed)
+        self.watch(flushed)
     }
 }
