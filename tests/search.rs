@@ -230,6 +230,29 @@ fn a_result_carries_the_books_description_excerpt_and_the_stores_selling_it() {
 }
 
 #[test]
+fn a_result_lists_the_ten_cheapest_offers_ties_by_store_and_counts_them_all() {
+    let s = TestServer::start();
+    let price = |i: usize| 1000 + (i % 3) as i64 * 100;
+    for i in [7, 2, 11, 0, 5, 9, 1, 10, 3, 8, 4, 6] {
+        let (user, store) = (format!("seller-{i:02}"), format!("store-{i:02}"));
+        let token = s.seller_with_store(&user, &store, &[]);
+        s.add_book(&token, &user, &store, book("b1", price(i)), i as i64);
+    }
+
+    let answer = search(&s, json!({"keyword": "b1"}));
+
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let mut expected: Vec<usize> = (0..12).collect();
+    expected.sort_by_key(|&i| (price(i), format!("store-{i:02}")));
+    let expected: Vec<Value> = expected[..10]
+        .iter()
+        .map(|&i| json!({"store_id": format!("store-{i:02}"), "price": price(i), "stock": i}))
+        .collect();
+    assert_eq!(answer.body["books"][0]["stores"], json!(expected));
+    assert_eq!(answer.body["books"][0]["store_count"], 12);
+}
+
+#[test]
 fn a_search_scoped_to_a_store_finds_only_its_books_and_shows_only_its_offer() {
     let s = TestServer::start();
     s.seller_with_store("a", "store-a", &[("shared", 100, 1), ("only-a", 100, 1)]);

@@ -15,7 +15,7 @@ use crate::model::catalog::{self, BookView};
 
 /// The book page lists at most this many stores, cheapest first;
 /// `store_count` says how many sell the book.
-pub const PAGE_OFFERS: i64 = 100;
+pub const PAGE_OFFERS: usize = 100;
 
 #[derive(Serialize)]
 struct BookReply {

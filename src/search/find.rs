@@ -44,7 +44,7 @@ pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 100;
 /// At most this many stores are listed with each book, cheapest first;
 /// `store_count` says how many sell it.
-pub const MAX_OFFERS: i64 = 10;
+pub const MAX_OFFERS: usize = 10;
 /// Up to this many matches are checked against a store one by one; beyond
 /// it the store's whole list is read and merged.
 const LOOKUP_LIMIT: usize = 2000;
