@@ -6,7 +6,7 @@
 //! what the reader typed.
 
 use super::query::Field;
-use super::segment::{fold, Term};
+use super::segment::{fold, has_no_case, Term};
 
 /// Characters kept before the match.
 const BEFORE: usize = 20;
@@ -24,60 +24,80 @@ const PREFERENCE: [Field; 6] = [
     Field::Isbn,
 ];
 
-/// The excerpt for one book: a window of the first preferred field (among
-/// `fields`, the text of each searched field) in which a term occurs,
-/// whitespace collapsed, with `…` where text was cut. When no term occurs
-/// literally (an ISBN typed with hyphens, say), the start of the
-/// description.
-pub fn excerpt(fields: &[(Field, &str)], terms: &[Term]) -> String {
-    let text_of = |want: Field| fields.iter().find(|(f, _)| *f == want).map(|(_, t)| *t);
+/// The excerpt for one book: a window of the first preferred field in
+/// which a term occurs, whitespace collapsed, with `…` where text was cut.
+/// When no term occurs literally (an ISBN typed with hyphens, say), the
+/// start of the description.
+///
+/// `text_of` gives the text of a field, `None` for one not searched. Fields
+/// are asked for in order of preference and each is scanned only up to its
+/// first match, so a book's long texts are read no further than needed: the
+/// excerpts are a large part of what a page of results costs.
+pub fn excerpt<'t, E>(
+    mut text_of: impl FnMut(Field) -> Result<Option<&'t str>, E>,
+    terms: &[Term],
+) -> Result<String, E> {
+    let mut fallback = None;
     for field in PREFERENCE {
-        let Some(text) = text_of(field) else { continue };
-        let chars: Vec<char> = text.chars().collect();
-        if let Some(at) = first_match(&chars, terms) {
-            return window(&chars, at.saturating_sub(BEFORE), at + AFTER);
+        let Some(text) = text_of(field)? else {
+            continue;
+        };
+        if let Some(at) = first_match(text, terms) {
+            return Ok(window(text, at.saturating_sub(BEFORE), at + AFTER));
+        }
+        if fallback.is_none() && !text.trim().is_empty() {
+            fallback = Some(text);
         }
     }
-    let fallback = PREFERENCE
-        .iter()
-        .filter_map(|f| text_of(*f))
-        .find(|t| !t.trim().is_empty())
-        .unwrap_or("");
-    window(&fallback.chars().collect::<Vec<_>>(), 0, BEFORE + AFTER)
+    Ok(window(fallback.unwrap_or(""), 0, BEFORE + AFTER))
 }
 
 /// The character position of the earliest occurrence of any term.
-fn first_match(chars: &[char], terms: &[Term]) -> Option<usize> {
-    let folded: Vec<char> = chars.iter().map(|c| fold(*c)).collect();
-    terms
-        .iter()
-        .filter_map(|t| {
-            let needle: Vec<char> = t.text().chars().collect();
-            if needle.is_empty() || needle.len() > folded.len() {
-                return None;
-            }
-            folded.windows(needle.len()).position(|w| w == needle)
-        })
-        .min()
+fn first_match(text: &str, terms: &[Term]) -> Option<usize> {
+    terms.iter().filter_map(|t| position(text, t.text())).min()
 }
 
-/// `chars[start..end]` (clamped) with runs of whitespace as one space and
-/// `…` at each end that was cut.
-fn window(chars: &[char], start: usize, end: usize) -> String {
-    let end = end.min(chars.len());
+/// The character position of the first place where `text`, folded as the
+/// index folds it, reads `needle`.
+fn position(text: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    if needle.chars().all(has_no_case) {
+        // A character without case folds only from itself, so the needle
+        // stands in the text exactly as it is: a plain substring search,
+        // many times faster than folding the text character by character.
+        let at = text.find(needle)?;
+        return Some(text[..at].chars().count());
+    }
+    text.char_indices()
+        .enumerate()
+        .find_map(|(position, (at, _))| {
+            let mut rest = text[at..].chars().map(fold);
+            needle
+                .chars()
+                .all(|n| rest.next() == Some(n))
+                .then_some(position)
+        })
+}
+
+/// The characters of `text` from position `start` to `end` (clamped) with
+/// runs of whitespace as one space and `…` at each end that was cut.
+fn window(text: &str, start: usize, end: usize) -> String {
     let mut out = String::new();
     if start > 0 {
         out.push('…');
     }
+    let mut chars = text.chars().skip(start);
     let mut last_space = false;
-    for &c in &chars[start.min(end)..end] {
+    for c in chars.by_ref().take(end.saturating_sub(start)) {
         let space = c.is_whitespace();
         if !(space && last_space) {
             out.push(if space { ' ' } else { c });
         }
         last_space = space;
     }
-    if end < chars.len() {
+    if chars.next().is_some() {
         out.push('…');
     }
     out
@@ -88,31 +108,80 @@ mod tests {
     use super::*;
     use crate::search::segment::terms;
 
+    /// The excerpt of a book with these fields searched.
+    fn excerpt_of(fields: &[(Field, &str)], keyword: &str) -> String {
+        let text_of = |want| Ok::<_, ()>(fields.iter().find(|(f, _)| *f == want).map(|(_, t)| *t));
+        excerpt(text_of, &terms(keyword)).unwrap()
+    }
+
     #[test]
     fn the_excerpt_surrounds_the_first_match_in_the_description() {
         let intro = format!("{}历史{}", "甲".repeat(30), "乙".repeat(80));
-        let got = excerpt(
+        let got = excerpt_of(
             &[(Field::Title, "历史书"), (Field::BookIntro, &intro)],
-            &terms("历史"),
+            "历史",
         );
         assert_eq!(got, format!("…{}历史{}…", "甲".repeat(20), "乙".repeat(48)));
     }
 
     #[test]
     fn latin_matches_ignore_case_and_whitespace_is_collapsed() {
-        let got = excerpt(
-            &[(Field::Content, "Chapter 1\n\n  HARRY meets")],
-            &terms("harry"),
-        );
+        let got = excerpt_of(&[(Field::Content, "Chapter 1\n\n  HARRY meets")], "harry");
         assert_eq!(got, "Chapter 1 HARRY meets");
     }
 
     #[test]
     fn without_a_literal_match_the_description_starts_the_excerpt() {
-        let got = excerpt(
+        let got = excerpt_of(
             &[(Field::BookIntro, "简介"), (Field::Isbn, "978-7-5")],
-            &terms("97875"),
+            "97875",
         );
         assert_eq!(got, "简介");
+    }
+
+    #[test]
+    fn the_earliest_occurrence_of_any_term_wins() {
+        let content = format!("{} tower {} harry", "a".repeat(30), "b".repeat(30));
+        let got = excerpt_of(&[(Field::Content, &content)], "harry tower");
+        assert_eq!(
+            got,
+            format!("…{} tower {} harry", "a".repeat(19), "b".repeat(30))
+        );
+        let intro = format!("{}Tower{}", "x ".repeat(30), "y".repeat(10));
+        let got = excerpt_of(&[(Field::BookIntro, &intro)], "harry tower");
+        assert_eq!(got, format!("…{}Tower{}", "x ".repeat(10), "y".repeat(10)));
+    }
+
+    #[test]
+    fn a_term_cut_off_by_the_end_of_the_text_does_not_match() {
+        let got = excerpt_of(
+            &[(Field::BookIntro, "简介"), (Field::Content, "讲历")],
+            "历史",
+        );
+        assert_eq!(got, "简介");
+    }
+
+    #[test]
+    fn blank_fields_are_passed_over_for_the_fallback() {
+        let got = excerpt_of(
+            &[(Field::BookIntro, " \n "), (Field::Title, "书名")],
+            "历史",
+        );
+        assert_eq!(got, "书名");
+    }
+
+    #[test]
+    fn fields_after_the_first_match_are_not_read() {
+        let mut asked = Vec::new();
+        let text_of = |field| {
+            asked.push(field);
+            Ok::<_, ()>(Some(if field == Field::Content {
+                "历史"
+            } else {
+                "无关"
+            }))
+        };
+        assert_eq!(excerpt(text_of, &terms("历史")).unwrap(), "历史");
+        assert_eq!(asked, [Field::BookIntro, Field::Content]);
     }
 }

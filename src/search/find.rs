@@ -24,7 +24,8 @@
 //! Rust: in SQL, FTS5 would re-run the whole query once per listing of the
 //! store.
 
-use rusqlite::{params, Connection};
+use rusqlite::types::Type;
+use rusqlite::{params, Connection, Row};
 
 use super::cache::{generation, Cache};
 use super::excerpt::excerpt;
@@ -246,32 +247,41 @@ fn hit(conn: &Connection, rowid: i64, query: &Query, store: Option<&str>) -> Res
          FROM books WHERE book_rowid = ?1",
     )?;
     let mut hit = stmt.query_row([rowid], |r| {
-        let text = |i| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default);
-        let fields = [
-            (Field::Title, text(1)?),
-            (Field::Author, text(2)?),
-            (Field::Tags, text(3)?),
-            (Field::BookIntro, text(4)?),
-            (Field::Content, text(5)?),
-            (Field::Isbn, text(6)?),
-        ];
-        let searched: Vec<(Field, &str)> = fields
-            .iter()
-            .filter(|(f, _)| query.searches(*f))
-            .map(|(f, t)| (*f, t.as_str()))
-            .collect();
+        // The texts are borrowed from the row and read only as far as the
+        // excerpt needs them.
+        let text_of = |field| {
+            if !query.searches(field) {
+                return Ok(None);
+            }
+            let column = match field {
+                Field::Title => 1,
+                Field::Author => 2,
+                Field::Tags => 3,
+                Field::BookIntro => 4,
+                Field::Content => 5,
+                Field::Isbn => 6,
+            };
+            text(r, column)
+        };
         Ok(Hit {
             book_id: r.get(0)?,
-            title: fields[0].1.clone(),
+            title: text(r, 1)?.unwrap_or_default().to_owned(),
             author: r.get(2)?,
-            tags: split_tags(&fields[2].1),
-            excerpt: excerpt(&searched, query.terms()),
+            tags: split_tags(text(r, 3)?.unwrap_or_default()),
+            excerpt: excerpt(text_of, query.terms())?,
             offers: Vec::new(),
             store_count: 0,
         })
     })?;
     (hit.offers, hit.store_count) = catalog::offers(conn, rowid, store, MAX_OFFERS)?;
     Ok(hit)
+}
+
+/// Column `i` of a row as text borrowed from the row, `None` for NULL.
+fn text<'r>(r: &'r Row, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    r.get_ref(i)?
+        .as_str_or_null()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
 }
 
 #[cfg(test)]

@@ -82,11 +82,22 @@ pub fn fold(c: char) -> char {
     if c.is_ascii() {
         return c.to_ascii_lowercase();
     }
+    if has_no_case(c) {
+        return c;
+    }
     let mut lower = c.to_lowercase();
     match (lower.next(), lower.next()) {
         (Some(l), None) => l,
         _ => c,
     }
+}
+
+/// Whether `c` lies in the blocks of CJK punctuation, kana and ideographs
+/// (U+3000 to U+9FFF) or of Hangul syllables, none of which has a lowercase
+/// form. Most of the catalog's text is there, and the general lowercase
+/// look-up is a search of a table.
+pub fn has_no_case(c: char) -> bool {
+    matches!(c as u32, 0x3000..=0x9FFF | 0xAC00..=0xD7AF)
 }
 
 /// Splits `text` into terms in reading order.
@@ -167,6 +178,15 @@ fn push(out: &mut String, token: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn characters_said_to_have_no_case_have_none() {
+        let said = (0x3000..=0x9FFF).chain(0xAC00..=0xD7AF);
+        for c in said.filter_map(char::from_u32) {
+            assert!(has_no_case(c));
+            assert_eq!(c.to_lowercase().collect::<String>(), c.to_string(), "{c:?}");
+        }
+    }
 
     #[test]
     fn a_cjk_run_becomes_bigrams_its_last_character_then_single_characters() {
