@@ -30,9 +30,9 @@ const PREFERENCE: [Field; 6] = [
 /// start of the description.
 ///
 /// `text_of` gives the text of a field, `None` for one not searched. Fields
-/// are asked for in order of preference and each is scanned only up to its
-/// first match, so a book's long texts are read no further than needed: the
-/// excerpts are a large part of what a page of results costs.
+/// are asked for in order of preference and none after the first in which
+/// a term occurs, so the book's other texts are never read: the excerpts
+/// are a large part of what a page of results costs.
 pub fn excerpt<'t, E>(
     mut text_of: impl FnMut(Field) -> Result<Option<&'t str>, E>,
     terms: &[Term],
@@ -52,33 +52,31 @@ pub fn excerpt<'t, E>(
     Ok(window(fallback.unwrap_or(""), 0, BEFORE + AFTER))
 }
 
-/// The character position of the earliest occurrence of any term.
+/// The character position of the earliest occurrence of any term, in
+/// time linear in the length of the text whatever the terms.
 fn first_match(text: &str, terms: &[Term]) -> Option<usize> {
-    terms.iter().filter_map(|t| position(text, t.text())).min()
-}
-
-/// The character position of the first place where `text`, folded as the
-/// index folds it, reads `needle`.
-fn position(text: &str, needle: &str) -> Option<usize> {
-    if needle.is_empty() {
-        return None;
-    }
-    if needle.chars().all(has_no_case) {
-        // A character without case folds only from itself, so the needle
-        // stands in the text exactly as it is: a plain substring search,
-        // many times faster than folding the text character by character.
-        let at = text.find(needle)?;
-        return Some(text[..at].chars().count());
-    }
-    text.char_indices()
-        .enumerate()
-        .find_map(|(position, (at, _))| {
-            let mut rest = text[at..].chars().map(fold);
-            needle
-                .chars()
-                .all(|n| rest.next() == Some(n))
-                .then_some(position)
+    // The text as the index folds it, made only if a term needs it.
+    let mut folded: Option<String> = None;
+    terms
+        .iter()
+        .filter_map(|term| {
+            let needle = term.text();
+            if needle.is_empty() {
+                return None;
+            }
+            // A character without case folds only from itself, so such a
+            // needle stands in the text exactly as it is, and the text need
+            // not be folded. Folding keeps one character for one, so a
+            // position in the folded text is a position in the original.
+            let haystack = if needle.chars().all(has_no_case) {
+                text
+            } else {
+                folded.get_or_insert_with(|| text.chars().map(fold).collect())
+            };
+            let at = haystack.find(needle)?;
+            Some(haystack[..at].chars().count())
         })
+        .min()
 }
 
 /// The characters of `text` from position `start` to `end` (clamped) with
@@ -183,5 +181,12 @@ mod tests {
         };
         assert_eq!(excerpt(text_of, &terms("历史")).unwrap(), "历史");
         assert_eq!(asked, [Field::BookIntro, Field::Content]);
+    }
+
+    #[test]
+    fn positions_count_characters_of_the_text_as_written() {
+        let content = format!("{}ＨＡＲＲＹ meets", "甲".repeat(30));
+        let got = excerpt_of(&[(Field::Content, &content)], "harry");
+        assert_eq!(got, format!("…{}ＨＡＲＲＹ meets", "甲".repeat(20)));
     }
 }
