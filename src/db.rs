@@ -241,6 +241,14 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
     open_reader(path)
 }
 
+/// The page cache of each reader, in KiB. Pages missing from it are read
+/// from the OS's cache with one system call each: with 512 KiB, a search
+/// repeated over the generated catalog read 26 pages that way, 40 % of its
+/// system time; with 4 MiB, fewer than one. The caches are emptied when
+/// the server falls quiet ([`Db::release_memory`]), so they cost memory
+/// only while requests come.
+const READER_CACHE_KIB: u32 = 4096;
+
 fn open_reader(path: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -248,9 +256,9 @@ fn open_reader(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(64);
-    // A small page cache per reader keeps the idle footprint low; the OS
-    // page cache holds the file anyway.
-    conn.execute_batch("PRAGMA cache_size = -512; PRAGMA temp_store = MEMORY;")?;
+    conn.execute_batch(&format!(
+        "PRAGMA cache_size = -{READER_CACHE_KIB}; PRAGMA temp_store = MEMORY;"
+    ))?;
     Ok(conn)
 }
 
