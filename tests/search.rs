@@ -253,6 +253,47 @@ fn a_result_lists_the_ten_cheapest_offers_ties_by_store_and_counts_them_all() {
 }
 
 #[test]
+fn every_result_on_a_page_carries_its_own_books_offers_in_page_order() {
+    let s = TestServer::start();
+    let a = s.seller_with_store("a", "store-a", &[]);
+    let b = s.seller_with_store("b", "store-b", &[]);
+    for i in 1..=5i64 {
+        let id = format!("b{i}");
+        s.add_book(&a, "a", "store-a", book(&id, 100 * i), i);
+        if i % 2 == 1 {
+            s.add_book(&b, "b", "store-b", book(&id, 1000 + i), 10 + i);
+        }
+    }
+    let expected = |id: &str| {
+        let i: i64 = id[1..].parse().unwrap();
+        let mut stores = vec![json!({"store_id": "store-a", "price": 100 * i, "stock": i})];
+        if i % 2 == 1 {
+            stores.push(json!({"store_id": "store-b", "price": 1000 + i, "stock": 10 + i}));
+        }
+        (json!(stores), stores.len())
+    };
+
+    let all = search(&s, json!({"keyword": "一本书", "page_size": 5}));
+    let mut paged = Vec::new();
+    for page in 1..=3 {
+        let answer = search(
+            &s,
+            json!({"keyword": "一本书", "page": page, "page_size": 2}),
+        );
+        assert_eq!(answer.status, 200, "{answer:?}");
+        for hit in answer.body["books"].as_array().unwrap() {
+            let id = hit["book_id"].as_str().unwrap();
+            let (stores, count) = expected(id);
+            assert_eq!(hit["stores"], stores, "{id}");
+            assert_eq!(hit["store_count"], count, "{id}");
+            paged.push(id.to_string());
+        }
+    }
+    assert_eq!(paged, ids(&all));
+    assert_eq!(paged.len(), 5);
+}
+
+#[test]
 fn a_search_scoped_to_a_store_finds_only_its_books_and_shows_only_its_offer() {
     let s = TestServer::start();
     s.seller_with_store("a", "store-a", &[("shared", 100, 1), ("only-a", 100, 1)]);

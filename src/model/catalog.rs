@@ -1,6 +1,9 @@
 //! Reading the catalog: one book's description, its pictures, and the stores
 //! that sell it.
 
+use std::collections::HashMap;
+use std::fmt::Write;
+
 use rusqlite::{params, Connection};
 
 use super::optional;
@@ -47,37 +50,68 @@ pub struct Picture {
 /// `limit` of them, and how many there are in all. With `store`, only that
 /// store's offer, if it has one. Stores of closed accounts sell nothing and
 /// are left out.
-///
-/// Every offer is read and the order is made here: an `ORDER BY ... LIMIT`
-/// in SQL builds a temporary B-tree for each book (two fresh pages and an
-/// insert per offer), and needs a second query to count past the limit,
-/// which together cost more than the rest of a search result. Counting
-/// reads every offer anyway, so reading them all reads no more rows.
 pub fn offers(
     conn: &Connection,
     book_rowid: i64,
     store: Option<&str>,
     limit: usize,
 ) -> Result<(Vec<Offer>, i64)> {
+    let mut of = offers_of(conn, &[book_rowid], store, limit)?;
+    Ok(of.remove(&book_rowid).unwrap_or_default())
+}
+
+/// [`offers`] for each of `books` (by rowid) that is sold, with one
+/// statement for all of them: a page of search results would otherwise
+/// start a statement per book, which costs more than reading its offers.
+///
+/// Every offer is read and the order is made here: an `ORDER BY ... LIMIT`
+/// in SQL builds a temporary B-tree for each book (two fresh pages and an
+/// insert per offer), and needs a second query to count past the limit.
+/// Counting reads every offer anyway, so reading them all reads no more
+/// rows.
+pub fn offers_of(
+    conn: &Connection,
+    books: &[i64],
+    store: Option<&str>,
+    limit: usize,
+) -> Result<HashMap<i64, (Vec<Offer>, i64)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT l.store_id, l.price, l.stock FROM listings l
+        "SELECT l.book_rowid, l.store_id, l.price, l.stock FROM json_each(?1) AS j
+         JOIN listings l ON l.book_rowid = j.value
          JOIN stores s ON s.store_id = l.store_id
          JOIN users u ON u.user_id = s.owner_id AND u.closed_at IS NULL
-         WHERE l.book_rowid = ?1 AND (?2 IS NULL OR l.store_id = ?2)",
+         WHERE ?2 IS NULL OR l.store_id = ?2",
     )?;
-    let mut offers = stmt
-        .query_map(params![book_rowid, store], |r| {
-            Ok(Offer {
-                store_id: r.get(0)?,
-                price: r.get(1)?,
-                stock: r.get(2)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let count = offers.len() as i64;
-    offers.sort_unstable_by(|a, b| (a.price, &a.store_id).cmp(&(b.price, &b.store_id)));
-    offers.truncate(limit);
-    Ok((offers, count))
+    let mut by_book: HashMap<i64, (Vec<Offer>, i64)> = HashMap::with_capacity(books.len());
+    let mut rows = stmt.query(params![json_list(books), store])?;
+    while let Some(r) = rows.next()? {
+        let offer = Offer {
+            store_id: r.get(1)?,
+            price: r.get(2)?,
+            stock: r.get(3)?,
+        };
+        by_book.entry(r.get(0)?).or_default().0.push(offer);
+    }
+    for (offers, count) in by_book.values_mut() {
+        *count = offers.len() as i64;
+        offers.sort_unstable_by(|a, b| (a.price, &a.store_id).cmp(&(b.price, &b.store_id)));
+        offers.truncate(limit);
+    }
+    Ok(by_book)
+}
+
+/// Numbers as a JSON array, for `json_each`.
+pub fn json_list(numbers: &[i64]) -> String {
+    let mut list = String::with_capacity(2 + numbers.len() * 8);
+    list.push('[');
+    for (i, n) in numbers.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        let _ = write!(list, "{n}"); // writing to a String cannot fail
+    }
+    list.push(']');
+    list
 }
 
 /// The description of the book with id `book_id`, if there is one.

@@ -24,6 +24,8 @@
 //! Rust: in SQL, FTS5 would re-run the whole query once per listing of the
 //! store.
 
+use std::collections::HashMap;
+
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, Row};
 
@@ -135,12 +137,13 @@ pub fn find(
     let ranked = cache.ranked(generation(conn)?, store, &expression, || {
         rank(conn, query, &expression, store)
     })?;
-    let hits = ranked
+    let shown: Vec<i64> = ranked
         .iter()
         .skip(page.offset())
         .take(page.size() as usize)
-        .map(|&rowid| hit(conn, rowid, query, store))
-        .collect::<Result<Vec<_>>>()?;
+        .copied()
+        .collect();
+    let hits = hits(conn, &shown, query, store)?;
     Ok(Found {
         total: ranked.len(),
         hits,
@@ -240,41 +243,56 @@ fn by_score(conn: &Connection, expression: &str, matches: &[i64]) -> Result<Vec<
     Ok(ranked)
 }
 
-/// What a result shows of one book.
-fn hit(conn: &Connection, rowid: i64, query: &Query, store: Option<&str>) -> Result<Hit> {
+/// What the results show of the books `shown` (by rowid), in that order.
+/// Each book's row, and then all their offers, are read with one statement
+/// for the whole page: starting a statement costs more than reading a row.
+fn hits(conn: &Connection, shown: &[i64], query: &Query, store: Option<&str>) -> Result<Vec<Hit>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT book_id, title, author, tags, book_intro, content, isbn
-         FROM books WHERE book_rowid = ?1",
+        "SELECT b.book_rowid, b.book_id, b.title, b.author, b.tags, b.book_intro,
+                b.content, b.isbn
+         FROM json_each(?1) AS j JOIN books b ON b.book_rowid = j.value",
     )?;
-    let mut hit = stmt.query_row([rowid], |r| {
-        // The texts are borrowed from the row and read only as far as the
-        // excerpt needs them.
-        let text_of = |field| {
-            if !query.searches(field) {
-                return Ok(None);
-            }
-            let column = match field {
-                Field::Title => 1,
-                Field::Author => 2,
-                Field::Tags => 3,
-                Field::BookIntro => 4,
-                Field::Content => 5,
-                Field::Isbn => 6,
-            };
-            text(r, column)
+    let mut found: HashMap<i64, Hit> = HashMap::with_capacity(shown.len());
+    let mut rows = stmt.query([catalog::json_list(shown)])?;
+    while let Some(r) = rows.next()? {
+        found.insert(r.get(0)?, hit(r, query)?);
+    }
+    let mut offers = catalog::offers_of(conn, shown, store, MAX_OFFERS)?;
+    let hits = shown.iter().filter_map(|rowid| {
+        let mut hit = found.remove(rowid)?;
+        (hit.offers, hit.store_count) = offers.remove(rowid).unwrap_or_default();
+        Some(hit)
+    });
+    Ok(hits.collect())
+}
+
+/// What a result shows of the book in row `r`, but its offers.
+fn hit(r: &Row, query: &Query) -> rusqlite::Result<Hit> {
+    // The texts are borrowed from the row and read only as far as the
+    // excerpt needs them.
+    let text_of = |field| {
+        if !query.searches(field) {
+            return Ok(None);
+        }
+        let column = match field {
+            Field::Title => 2,
+            Field::Author => 3,
+            Field::Tags => 4,
+            Field::BookIntro => 5,
+            Field::Content => 6,
+            Field::Isbn => 7,
         };
-        Ok(Hit {
-            book_id: r.get(0)?,
-            title: text(r, 1)?.unwrap_or_default().to_owned(),
-            author: r.get(2)?,
-            tags: split_tags(text(r, 3)?.unwrap_or_default()),
-            excerpt: excerpt(text_of, query.terms())?,
-            offers: Vec::new(),
-            store_count: 0,
-        })
-    })?;
-    (hit.offers, hit.store_count) = catalog::offers(conn, rowid, store, MAX_OFFERS)?;
-    Ok(hit)
+        text(r, column)
+    };
+    Ok(Hit {
+        book_id: r.get(1)?,
+        title: text(r, 2)?.unwrap_or_default().to_owned(),
+        author: r.get(3)?,
+        tags: split_tags(text(r, 4)?.unwrap_or_default()),
+        excerpt: excerpt(text_of, query.terms())?,
+        offers: Vec::new(),
+        store_count: 0,
+    })
 }
 
 /// Column `i` of a row as text borrowed from the row, `None` for NULL.
