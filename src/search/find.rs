@@ -244,8 +244,9 @@ fn by_score(conn: &Connection, expression: &str, matches: &[i64]) -> Result<Vec<
 }
 
 /// What the results show of the books `shown` (by rowid), in that order.
-/// Each book's row, and then all their offers, are read with one statement
-/// for the whole page: starting a statement costs more than reading a row.
+/// The books' rows are read with one statement for the whole page, and
+/// their offers with another: starting a statement costs more than reading
+/// a row.
 fn hits(conn: &Connection, shown: &[i64], query: &Query, store: Option<&str>) -> Result<Vec<Hit>> {
     let mut stmt = conn.prepare_cached(
         "SELECT b.book_rowid, b.book_id, b.title, b.author, b.tags, b.book_intro,
@@ -258,6 +259,7 @@ fn hits(conn: &Connection, shown: &[i64], query: &Query, store: Option<&str>) ->
         found.insert(r.get(0)?, hit(r, query)?);
     }
     let mut offers = catalog::offers_of(conn, shown, store, MAX_OFFERS)?;
+    // Books are never removed, so every ranked book has its row.
     let hits = shown.iter().filter_map(|rowid| {
         let mut hit = found.remove(rowid)?;
         (hit.offers, hit.store_count) = offers.remove(rowid).unwrap_or_default();
