@@ -56,8 +56,8 @@ pub fn offers(
     store: Option<&str>,
     limit: usize,
 ) -> Result<(Vec<Offer>, i64)> {
-    let mut of = offers_of(conn, &[book_rowid], store, limit)?;
-    Ok(of.remove(&book_rowid).unwrap_or_default())
+    let mut by_book = offers_of(conn, &[book_rowid], store, limit)?;
+    Ok(by_book.remove(&book_rowid).unwrap_or_default())
 }
 
 /// [`offers`] for each of `books` (by rowid) that is sold, with one
@@ -173,4 +173,16 @@ pub fn split_tags(joined: &str) -> Vec<String> {
         .filter(|t| !t.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_become_a_json_array() {
+        assert_eq!(json_list(&[]), "[]");
+        assert_eq!(json_list(&[7]), "[7]");
+        assert_eq!(json_list(&[3, -1, i64::MAX]), "[3,-1,9223372036854775807]");
+    }
 }
