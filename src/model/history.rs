@@ -12,6 +12,7 @@
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, Row};
 
+use super::optional_text;
 use super::types::{CancelReason, Status};
 use crate::error::Result;
 
@@ -150,11 +151,4 @@ fn bytes<'r>(r: &'r Row<'_>, i: usize) -> Result<&'r [u8]> {
 fn text<'r>(r: &'r Row<'_>, i: usize) -> Result<&'r str> {
     optional_text(r, i)?
         .ok_or_else(|| rusqlite::Error::InvalidColumnType(i, "".into(), Type::Null).into())
-}
-
-fn optional_text<'r>(r: &'r Row<'_>, i: usize) -> Result<Option<&'r str>> {
-    let value = r.get_ref(i)?;
-    value.as_str_or_null().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, value.data_type(), e.into()).into()
-    })
 }

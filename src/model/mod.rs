@@ -32,3 +32,15 @@ pub(crate) fn optional<T>(
     let mut stmt = conn.prepare_cached(sql)?;
     Ok(stmt.query_row(params, map).optional()?)
 }
+
+/// Column `i` of a row as text borrowed from the row, `None` for NULL: no
+/// copy is made, where `get::<String>` would allocate one.
+pub(crate) fn optional_text<'r>(
+    r: &'r rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<Option<&'r str>> {
+    let value = r.get_ref(i)?;
+    value
+        .as_str_or_null()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, value.data_type(), e.into()))
+}

@@ -26,7 +26,6 @@
 
 use std::collections::HashMap;
 
-use rusqlite::types::Type;
 use rusqlite::{params, Connection, Row};
 
 use super::cache::{generation, Cache};
@@ -34,6 +33,7 @@ use super::excerpt::excerpt;
 use super::query::{Field, Query};
 use crate::error::{Error, Result};
 use crate::model::catalog::{self, split_tags, Offer};
+use crate::model::optional_text;
 use crate::model::stores::open_store_owner;
 
 /// Matches up to this many are ranked by `bm25()` (about 1 ms of scoring).
@@ -284,24 +284,17 @@ fn hit(r: &Row, query: &Query) -> rusqlite::Result<Hit> {
             Field::Content => 6,
             Field::Isbn => 7,
         };
-        text(r, column)
+        optional_text(r, column)
     };
     Ok(Hit {
         book_id: r.get(1)?,
-        title: text(r, 2)?.unwrap_or_default().to_owned(),
+        title: optional_text(r, 2)?.unwrap_or_default().to_owned(),
         author: r.get(3)?,
-        tags: split_tags(text(r, 4)?.unwrap_or_default()),
+        tags: split_tags(optional_text(r, 4)?.unwrap_or_default()),
         excerpt: excerpt(text_of, query.terms())?,
         offers: Vec::new(),
         store_count: 0,
     })
-}
-
-/// Column `i` of a row as text borrowed from the row, `None` for NULL.
-fn text<'r>(r: &'r Row, i: usize) -> rusqlite::Result<Option<&'r str>> {
-    r.get_ref(i)?
-        .as_str_or_null()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
 }
 
 #[cfg(test)]
