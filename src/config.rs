@@ -34,6 +34,8 @@ pub struct Config {
     pub addr: String,
     pub db: PathBuf,
     pub workers: usize,
+    /// Workers ask the kernel for short time slices (see `server::slice`).
+    pub short_slices: bool,
     pub token_ttl: i64,
     pub order_timeout: i64,
     pub body_limit: usize,
@@ -51,6 +53,7 @@ impl Default for Config {
             addr: DEFAULT_ADDR.to_string(),
             db: PathBuf::from(DEFAULT_DB),
             workers: DEFAULT_WORKERS,
+            short_slices: true,
             token_ttl: DEFAULT_TOKEN_TTL,
             order_timeout: DEFAULT_ORDER_TIMEOUT,
             body_limit: DEFAULT_BODY_LIMIT,
@@ -94,6 +97,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BOOKSTORE_WORKERS", default_value_t = DEFAULT_WORKERS,
           value_parser = worker_count)]
     pub workers: usize,
+
+    /// Leave the workers the kernel's default time slice instead of a short
+    /// one: a little faster for a single client, a longer tail under load.
+    #[arg(long, env = "BOOKSTORE_DEFAULT_SLICES")]
+    pub default_slices: bool,
 
     /// Seconds a login token stays valid.
     #[arg(long, env = "BOOKSTORE_TOKEN_TTL", default_value_t = DEFAULT_TOKEN_TTL,
@@ -164,6 +172,7 @@ impl From<ServeArgs> for Config {
             addr: a.addr,
             db: a.db,
             workers: a.workers,
+            short_slices: !a.default_slices,
             token_ttl: a.token_ttl,
             order_timeout: a.order_timeout,
             body_limit: a.body_limit,

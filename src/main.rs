@@ -153,9 +153,10 @@ fn print_settings(server: &Server, c: &Config) {
     eprintln!("bookstore listening on http://{}", server.addr());
     eprintln!("database: {}", c.db.display());
     eprintln!(
-        "workers: {}, token ttl: {}s, order timeout: {}s, body limit: {} bytes, \
+        "workers: {} ({} slices), token ttl: {}s, order timeout: {}s, body limit: {} bytes, \
          password hash: argon2id {} KiB x {}, access log: {}, test clock: {}",
         c.workers,
+        if c.short_slices { "short" } else { "default" },
         c.token_ttl,
         c.order_timeout,
         c.body_limit,

@@ -17,6 +17,7 @@
 //! past that, a worker waits for its stalled client as long as that.
 
 mod idle;
+mod slice;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -97,6 +98,9 @@ impl Server {
             let (app, http) = (app.clone(), stopper.http.clone());
             let (stopping, activity) = (stopper.stopping.clone(), activity.clone());
             threads.push(spawn(&format!("worker-{n}"), move || {
+                if app.config.short_slices {
+                    slice::shorten_for_this_thread();
+                }
                 work(&app, &http, &stopping, &activity)
             })?);
         }

@@ -7,6 +7,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -127,7 +128,7 @@ impl Drop for Process {
 /// Forwards each line of `stream` to the returned channel.
 fn lines_of(stream: impl Read + Send + 'static) -> Receiver<String> {
     let (send, receive) = mpsc::channel();
-    std::thread::spawn(move || {
+    thread::spawn(move || {
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { return };
             if send.send(line).is_err() {
@@ -270,7 +271,7 @@ fn exhaust_file_descriptors(p: &Process) -> Vec<TcpStream> {
         let stream = (open.len() < 100).then(|| TcpStream::connect(&p.addr));
         match stream {
             Some(Ok(stream)) => open.push(stream),
-            _ => std::thread::sleep(Duration::from_millis(10)),
+            _ => thread::sleep(Duration::from_millis(10)),
         }
     }
     open
@@ -332,6 +333,64 @@ fn served_again_after_running_out(limits: &str) {
     };
     while healthy() != Some(200) {
         assert!(started.elapsed() < PATIENCE, "new connections are refused");
-        std::thread::sleep(Duration::from_millis(50));
+        thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The time slice the kernel reports for each worker thread of `pid`, or
+/// `None` for a kernel that keeps no slice per thread (before Linux 6.12).
+fn worker_slices(pid: u32) -> Option<Vec<u64>> {
+    let mut slices = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let tid: i64 = task.unwrap().file_name().to_str().unwrap().parse().unwrap();
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm")).unwrap();
+        if !comm.starts_with("worker-") {
+            continue;
+        }
+        let size = std::mem::size_of::<libc::sched_attr>() as u32;
+        // SAFETY: sched_attr is plain integers; the kernel writes at most
+        // `size` bytes into it.
+        let mut attr: libc::sched_attr = unsafe { std::mem::zeroed() };
+        let got = unsafe { libc::syscall(libc::SYS_sched_getattr, tid, &mut attr, size, 0) };
+        assert_eq!(got, 0, "sched_getattr of thread {tid}");
+        slices.push(attr.sched_runtime);
+    }
+    (slices.iter().any(|&s| s != 0)).then_some(slices)
+}
+
+/// The workers' slices once every worker has started and set its own.
+fn settled_worker_slices(pid: u32, workers: usize, settled: impl Fn(u64) -> bool) -> Vec<u64> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let slices = worker_slices(pid).unwrap_or_default();
+        if (slices.len() == workers && slices.iter().all(|&s| settled(s)))
+            || Instant::now() > deadline
+        {
+            return slices;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn workers_ask_for_short_slices_unless_told_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Process::start(&dir.path().join("b.db"), "", &["--workers", "3"]);
+    if worker_slices(p.child.id()).is_none() {
+        eprintln!("this kernel keeps no time slice per thread; nothing to check");
+        return;
+    }
+    let short = settled_worker_slices(p.child.id(), 3, |s| s == 100_000);
+    assert_eq!(short, vec![100_000; 3]);
+    drop(p);
+
+    let p = Process::start(
+        &dir.path().join("c.db"),
+        "",
+        &["--workers", "3", "--default-slices"],
+    );
+    p.wait_for_line("workers: 3 (default slices)");
+    let default = settled_worker_slices(p.child.id(), 3, |s| s > 100_000);
+    assert_eq!(default.len(), 3);
+    assert!(default.iter().all(|&s| s > 100_000), "{default:?}");
 }
