@@ -21,6 +21,9 @@ CREATE TABLE IF NOT EXISTS users (
     created_at    INTEGER NOT NULL,
     closed_at     INTEGER
 ) WITHOUT ROWID;
+-- Closed accounts alone: search and book pages leave out the offers of
+-- their stores, and find them here without reading any open account.
+CREATE INDEX IF NOT EXISTS users_closed ON users(closed_at) WHERE closed_at IS NOT NULL;
 
 -- Login sessions. Only the SHA-256 of a token is kept: a copy of the file
 -- does not let anyone act as a user.
