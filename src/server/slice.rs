@@ -6,20 +6,25 @@
 //! lock (or a request) that waits for another thread to use up its slice
 //! holds up every writer queued behind it. Linux's scheduler (EEVDF,
 //! kernel 6.12 and later) lets a thread ask for a shorter slice than its
-//! default of about a millisecond; such a thread is given an earlier
+//! default (1.4 ms on two cores); such a thread is given an earlier
 //! deadline each time it wakes, and so runs sooner. Workers ask for the
 //! shortest slice allowed. Connection threads keep the default: they only
-//! read requests and hand them over, and shortening theirs as well made
-//! the tail worse, not better.
+//! read requests and hand them over; shortening their slices alone made
+//! the tail worse, and shortening every thread's cost about a tenth of
+//! the throughput.
 //!
-//! Sixteen sessions placing orders on this project's two-core machine,
-//! runs alternated: p99 3.7 to 4.9 ms with default slices, 2.9 to 4.4 ms
-//! with short ones, at the same throughput; sixteen searching, 6.1 to 8.0
-//! against 4.6 to 5.9 ms. A lone client pays for it: a payment sent
-//! right after the answer to its order took 15 to 35 us longer at the
-//! median (probably because the woken worker now also cuts short the
-//! client's own thread when they share a core). `--default-slices` turns
-//! this off.
+//! Measured on this project's two-core machine with runs alternated,
+//! sixteen sessions placing orders: new_order's p99 was lower with short
+//! slices in nine pairs of runs out of eleven (2.9 to 6.9 ms against 3.7
+//! to 7.0; the two exceptions came in a slow hour when both were 6 to
+//! 7 ms), its p50 a little higher, throughput without a steady
+//! difference. Sixteen sessions searching: p99 lower in nine pairs out of
+//! nine (3.7 to 5.9 ms against 5.0 to 8.0). A lone client pays for it: a
+//! payment sent right after the answer to its order took 19 to 53 us
+//! longer at the median in six pairs out of seven (probably because the
+//! woken worker now also cuts short the client's own thread when they
+//! share a core); new_order and the floor did not change.
+//! `--default-slices` turns this off.
 //! Older kernels accept the request and ignore it; other systems are not
 //! asked.
 
