@@ -270,27 +270,30 @@ fn hits(conn: &Connection, shown: &[i64], query: &Query, store: Option<&str>) ->
 
 /// What a result shows of the book in row `r`, but its offers.
 fn hit(r: &Row, query: &Query) -> rusqlite::Result<Hit> {
-    // The texts are borrowed from the row and read only as far as the
-    // excerpt needs them.
+    // The texts are borrowed from the row. Title, author and tags are
+    // shown, so they are read once here; the longer texts only as far as
+    // the excerpt needs them.
+    let title = optional_text(r, 2)?;
+    let author = optional_text(r, 3)?;
+    let tags = optional_text(r, 4)?;
     let text_of = |field| {
         if !query.searches(field) {
             return Ok(None);
         }
-        let column = match field {
-            Field::Title => 2,
-            Field::Author => 3,
-            Field::Tags => 4,
-            Field::BookIntro => 5,
-            Field::Content => 6,
-            Field::Isbn => 7,
-        };
-        optional_text(r, column)
+        match field {
+            Field::Title => Ok(title),
+            Field::Author => Ok(author),
+            Field::Tags => Ok(tags),
+            Field::BookIntro => optional_text(r, 5),
+            Field::Content => optional_text(r, 6),
+            Field::Isbn => optional_text(r, 7),
+        }
     };
     Ok(Hit {
         book_id: r.get(1)?,
-        title: optional_text(r, 2)?.unwrap_or_default().to_owned(),
-        author: r.get(3)?,
-        tags: split_tags(optional_text(r, 4)?.unwrap_or_default()),
+        title: title.unwrap_or_default().to_owned(),
+        author: author.map(str::to_owned),
+        tags: split_tags(tags.unwrap_or_default()),
         excerpt: excerpt(text_of, query.terms())?,
         offers: Vec::new(),
         store_count: 0,
