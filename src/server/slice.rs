@@ -47,6 +47,22 @@ mod linux {
     use std::time::Duration;
 
     pub fn shorten(slice: Duration) {
+        let Some(mut attr) = attributes() else {
+            return;
+        };
+        if attr.sched_policy != libc::SCHED_OTHER as u32 {
+            return;
+        }
+        attr.sched_flags &= libc::SCHED_FLAG_RESET_ON_FORK as u64;
+        attr.sched_runtime = slice.as_nanos() as u64;
+        // SAFETY: thread 0 is the calling thread; the kernel only reads
+        // `attr`, whose `size` field is its own size. A refusal leaves the
+        // thread as it was, which is correct, only slower.
+        unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr, 0) };
+    }
+
+    /// The scheduling attributes of the calling thread, with `size` set.
+    pub fn attributes() -> Option<libc::sched_attr> {
         let size = size_of::<libc::sched_attr>() as u32;
         // SAFETY: sched_attr is plain integers, for which all zeroes is a
         // valid value; the kernel fills at most `size` bytes of it.
@@ -54,15 +70,8 @@ mod linux {
         // SAFETY: thread 0 is the calling thread, and `attr` is a live,
         // writable sched_attr of the size given.
         let got = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, &mut attr, size, 0) };
-        if got != 0 || attr.sched_policy != libc::SCHED_OTHER as u32 {
-            return;
-        }
         attr.size = size;
-        attr.sched_flags &= libc::SCHED_FLAG_RESET_ON_FORK as u64;
-        attr.sched_runtime = slice.as_nanos() as u64;
-        // SAFETY: as above; the kernel only reads `attr`. A refusal leaves
-        // the thread as it was, which is correct, only slower.
-        unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr, 0) };
+        (got == 0).then_some(attr)
     }
 }
 
@@ -71,12 +80,7 @@ mod tests {
     use super::*;
 
     fn slice_of_this_thread() -> u64 {
-        let size = std::mem::size_of::<libc::sched_attr>() as u32;
-        // SAFETY: as in `linux::shorten`.
-        let mut attr: libc::sched_attr = unsafe { std::mem::zeroed() };
-        let got = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, &mut attr, size, 0) };
-        assert_eq!(got, 0);
-        attr.sched_runtime
+        linux::attributes().expect("sched_getattr").sched_runtime
     }
 
     #[test]
