@@ -141,11 +141,10 @@ CREATE INDEX IF NOT EXISTS orders_unpaid_by_deadline ON orders(expires_at)
 -- user's side: deposits, releases to the seller and refunds are positive,
 -- withdrawals and payments negative. A user's balance is the sum of its rows.
 --
--- Neither ledger has an index beyond its row id, on purpose: every order line
--- and payment appends a row, and an index by user or by listing would put
--- each of those rows on a page of its own at a random place, which more than
--- doubled the pages a new order writes. The ledgers are read whole, by
--- consistency checks that add them up with one GROUP BY.
+-- Neither ledger has an index beyond its row id, on purpose: every payment
+-- appends a row, and an index by user or by listing would put each row on a
+-- page of its own at a random place, which more than doubled the pages a
+-- write changes. The ledgers are read whole, by `bookstore check`.
 CREATE TABLE IF NOT EXISTS money_ledger (
     entry_id    INTEGER PRIMARY KEY,
     user_id     TEXT NOT NULL REFERENCES users(user_id),
@@ -157,8 +156,14 @@ CREATE TABLE IF NOT EXISTS money_ledger (
     at          INTEGER NOT NULL
 );
 
--- Append-only record of every movement of stock; a listing's stock is the sum
--- of its rows.
+-- Append-only record of the stock sellers put in or take out ('initial',
+-- 'added'). A listing's stock is the sum of its rows less the copies held by
+-- the orders of its store that are not cancelled: an order's lines, which
+-- never change, are the record of the stock it took, and its status of
+-- whether it gave them back. Files of schema version 6 and before also have
+-- a row per order line ('ordered', and 'returned' if cancelled, naming the
+-- order); those are kept and checked against their orders. Writing them took
+-- a fifth of the work of placing an order and a quarter of a large file.
 CREATE TABLE IF NOT EXISTS stock_ledger (
     entry_id    INTEGER PRIMARY KEY,
     store_id    TEXT NOT NULL,

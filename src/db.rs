@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 pub const SCHEMA: &str = include_str!("../schema.sql");
 
 /// The schema version this release writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Upgrades from each older version, applied in order before [`SCHEMA`]:
 /// entry `i` takes a file from version `i + 1` to `i + 2`.
@@ -46,6 +46,7 @@ const UPGRADES: &[&str] = &[
     include_str!("../upgrades/4.sql"),
     include_str!("../upgrades/5.sql"),
     include_str!("../upgrades/6.sql"),
+    include_str!("../upgrades/7.sql"),
 ];
 
 /// How long a connection waits for another process's lock (for example a

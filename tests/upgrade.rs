@@ -48,6 +48,19 @@ fn downgrade_to_v1(path: &Path) {
          JOIN books b ON b.book_id = line.value ->> 'book_id';
          INSERT INTO money_ledger SELECT * FROM money_ledger_now;
          INSERT INTO stock_ledger SELECT * FROM stock_ledger_now;
+         -- The first version wrote a stock ledger row for every line an
+         -- order took, and for every line a cancelled one gave back.
+         INSERT INTO stock_ledger (store_id, book_rowid, kind, delta, order_rowid, at)
+         SELECT o.store_id, b.book_rowid, 'ordered', -(line.value ->> 'count'),
+                o.order_rowid, o.created_at
+         FROM orders_now o, json_each(o.books) AS line
+         JOIN books b ON b.book_id = line.value ->> 'book_id';
+         INSERT INTO stock_ledger (store_id, book_rowid, kind, delta, order_rowid, at)
+         SELECT o.store_id, b.book_rowid, 'returned', line.value ->> 'count',
+                o.order_rowid, o.cancelled_at
+         FROM orders_now o, json_each(o.books) AS line
+         JOIN books b ON b.book_id = line.value ->> 'book_id'
+         WHERE o.status = 'cancelled';
          DROP TABLE money_ledger_now;
          DROP TABLE stock_ledger_now;
          DROP TABLE orders_now;
@@ -108,10 +121,13 @@ fn a_first_version_file_is_upgraded_with_its_orders_intact() {
     assert_eq!(s.balance("bob"), 1500);
     assert_eq!(s.stock("store", "b1"), 9);
     assert_eq!(s.stock("store", "b2"), 3);
-    // New orders are numbered after the upgraded ones.
+    // New orders are numbered after the upgraded ones. The stock ledger
+    // rows of the upgraded orders stay; new orders and cancels add none.
     let next = s.order(&bob, "bob", "store", &[("b1", 1)]);
     assert_eq!(next.status, 200);
     assert_eq!(s.scalar("SELECT MAX(order_rowid) FROM orders"), 4);
+    let order_rows = "SELECT count(*) FROM stock_ledger WHERE order_rowid IS NOT NULL";
+    assert_eq!(s.scalar(order_rows), 4);
     assert_eq!(
         s.query_orders(&bob, "bob").body.as_array().unwrap().len(),
         2

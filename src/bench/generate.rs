@@ -5,10 +5,10 @@
 //! Accounts, stores and books go through the rules of [`crate::model`], like
 //! any other. Orders are written directly, already in their final state and
 //! spread over the past year, because replaying a million of them one by one
-//! through the rules would take far longer; every movement they make is
-//! still written to the money and stock ledgers, and the balances and stock
-//! levels are set to what the ledgers add up to, so the file passes the same
-//! consistency checks as one the server wrote.
+//! through the rules would take far longer; every movement of money they
+//! make is still written to the money ledger, and the balances and stock
+//! levels are set to what the ledgers and the orders' lines add up to, so
+//! the file passes the same consistency checks as one the server wrote.
 //!
 //! The file is written without a rollback journal, in one transaction: a
 //! generator stopped halfway leaves a file to delete, not to use.
@@ -28,7 +28,7 @@ use crate::clock::Clock;
 use crate::config::KdfArgs;
 use crate::db::{Db, SCHEMA};
 use crate::error::{Error, Result};
-use crate::model::ledger::{self, Money, Stock, StockRows};
+use crate::model::ledger::{self, Money};
 use crate::model::passwords::Passwords;
 use crate::model::{accounts, orders, stores};
 
@@ -335,16 +335,11 @@ impl SyntheticOrder {
         let total: i64 = self.lines.iter().map(|&(n, c)| prices[n] * c).sum();
         let books = self.books(rowids, prices);
         let order_rowid = self.insert(conn, total, &books)?;
-        let store = synthetic::store_id(self.store);
-        let mut stock = StockRows::new(conn)?;
-        for &(n, count) in &self.lines {
-            let (moved, rowid) = (Some(order_rowid), rowids[n]);
-            stock.add(&store, rowid, Stock::Ordered, -count, moved, self.created)?;
-            totals.taken[n] += count;
-            if matches!(self.fate, Fate::Refunded | Fate::Withdrawn) {
-                let at = self.step(3);
-                stock.add(&store, rowid, Stock::Returned, count, moved, at)?;
-                totals.taken[n] -= count;
+        // A cancelled order gave its copies back; the others still hold
+        // them. The order's own lines are their record.
+        if !matches!(self.fate, Fate::Refunded | Fate::Withdrawn) {
+            for &(n, count) in &self.lines {
+                totals.taken[n] += count;
             }
         }
         self.move_money(conn, order_rowid, total, totals)

@@ -137,8 +137,9 @@ pub fn audit(conn: &Connection) -> Result<Report> {
     balances(conn, &mut report)?;
     held_money(conn, &mut report)?;
     conservation(&mut report);
-    stock(conn, &mut report)?;
-    order_lines(conn, &mut report)?;
+    let ledger = stock_ledger(conn, &mut report)?;
+    let held = order_lines(conn, &mut report, ledger.by_order)?;
+    stock(conn, &mut report, ledger.supplied, held)?;
     report.complete = true;
     Ok(report)
 }
@@ -296,23 +297,61 @@ fn conservation(report: &mut Report) {
     }
 }
 
-/// Every listing's stock is not negative and equals the sum of its ledger
-/// entries; every entry's sign fits its kind.
-fn stock(conn: &Connection, report: &mut Report) -> Result<()> {
-    let mut recorded: HashMap<(String, i64), i128> = HashMap::new();
-    let mut stmt =
-        conn.prepare("SELECT entry_id, store_id, book_rowid, kind, delta FROM stock_ledger")?;
+/// The stock ledger read whole: what sellers put into each listing, and
+/// the rows that files of schema version 6 and before also wrote for orders.
+#[derive(Default)]
+struct StockLedger {
+    /// Copies each listing `(store_id, book_rowid)` got from its seller.
+    supplied: HashMap<(String, i64), i128>,
+    /// Copies each order `(order_rowid, book_rowid)` took and gave back, as
+    /// recorded by those older files.
+    by_order: HashMap<(i64, i64), (i128, i128)>,
+}
+
+/// Reads the stock ledger; every entry's sign fits its kind, and only the
+/// rows an order wrote name one.
+fn stock_ledger(conn: &Connection, report: &mut Report) -> Result<StockLedger> {
+    let mut ledger = StockLedger::default();
+    let mut stmt = conn.prepare(
+        "SELECT entry_id, store_id, book_rowid, kind, delta, order_rowid FROM stock_ledger",
+    )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let (entry, store, book, kind, delta): (i64, String, i64, String, i64) =
-            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+        let (entry, store, book): (i64, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let (kind, delta, order): (String, i64, Option<i64>) = (r.get(3)?, r.get(4)?, r.get(5)?);
         report.stock_entries += 1;
         if !stock_sign_fits(&kind, delta) {
             report.problem(format!("stock ledger entry {entry} is {kind} {delta}"));
         }
-        *recorded.entry((store, book)).or_default() += i128::from(delta);
+        match (kind.as_str(), order) {
+            ("initial" | "added", None) => {
+                *ledger.supplied.entry((store, book)).or_default() += i128::from(delta);
+            }
+            ("ordered", Some(order)) => {
+                ledger.by_order.entry((order, book)).or_default().0 -= i128::from(delta);
+            }
+            ("returned", Some(order)) => {
+                ledger.by_order.entry((order, book)).or_default().1 += i128::from(delta);
+            }
+            (_, Some(order)) => report.problem(format!(
+                "stock ledger entry {entry} is {kind}, yet names order row {order}"
+            )),
+            (_, None) => report.problem(format!(
+                "stock ledger entry {entry} is {kind}, yet names no order"
+            )),
+        }
     }
+    Ok(ledger)
+}
 
+/// Every listing's stock is not negative and equals what its seller put in
+/// (the sum of its ledger entries) less the copies its orders hold.
+fn stock(
+    conn: &Connection,
+    report: &mut Report,
+    mut supplied: HashMap<(String, i64), i128>,
+    mut held: HashMap<(String, i64), i128>,
+) -> Result<()> {
     let mut stmt = conn.prepare(
         "SELECT l.store_id, l.book_rowid, COALESCE(b.book_id, '#' || l.book_rowid), l.stock
          FROM listings l LEFT JOIN books b ON b.book_rowid = l.book_rowid",
@@ -328,17 +367,26 @@ fn stock(conn: &Connection, report: &mut Report) -> Result<()> {
                 "the stock of book {book:?} in store {store:?} is negative: {stock}"
             ));
         }
-        let sum = recorded.remove(&(store.clone(), rowid)).unwrap_or(0);
-        if sum != i128::from(stock) {
+        let key = (store, rowid);
+        let put = supplied.remove(&key).unwrap_or(0);
+        let out = held.remove(&key).unwrap_or(0);
+        if put - out != i128::from(stock) {
+            let (store, _) = key;
             report.problem(format!(
-                "the stock of book {book:?} in store {store:?} is {stock}, \
-                 but its ledger adds up to {sum}"
+                "the stock of book {book:?} in store {store:?} is {stock}, but its ledger \
+                 adds up to {put} and its orders hold {out}"
             ));
         }
     }
-    for ((store, rowid), sum) in recorded {
+    for ((store, rowid), sum) in supplied {
         report.problem(format!(
             "the stock ledger moves {sum} copies of book row {rowid} in store {store:?}, \
+             which does not list it"
+        ));
+    }
+    for ((store, rowid), out) in held {
+        report.problem(format!(
+            "orders hold {out} copies of book row {rowid} from store {store:?}, \
              which does not list it"
         ));
     }
@@ -367,22 +415,31 @@ struct BookLine {
 
 /// Every order's list of books is well formed: books of the catalog, each
 /// once and in catalog order, at least one copy each at a price not below
-/// zero, adding up to the order's total. Each line took its copies when the
-/// order was placed and, if the order was cancelled, gave exactly those
-/// back.
-fn order_lines(conn: &Connection, report: &mut Report) -> Result<()> {
-    let mut moved = stock_moved_for_orders(conn, report)?;
+/// zero, adding up to the order's total. Returns the copies that orders
+/// not cancelled hold, by listing.
+///
+/// An order placed by schema version 6 or before also has stock ledger
+/// rows (`by_order`): each line took its copies there, and gave them back
+/// if the order was cancelled before the upgrade (one cancelled after it
+/// gives them back without a row, like any order now).
+fn order_lines(
+    conn: &Connection,
+    report: &mut Report,
+    mut by_order: HashMap<(i64, i64), (i128, i128)>,
+) -> Result<HashMap<(String, i64), i128>> {
+    let mut held: HashMap<(String, i64), i128> = HashMap::new();
     let catalog = conn
         .prepare("SELECT book_id, book_rowid FROM books")?
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
         .collect::<rusqlite::Result<HashMap<_, _>>>()?;
 
-    let mut stmt =
-        conn.prepare("SELECT order_rowid, order_id, status, total_price, books FROM orders")?;
+    let mut stmt = conn.prepare(
+        "SELECT order_rowid, order_id, store_id, status, total_price, books FROM orders",
+    )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let (order, id, status, total, books): (i64, String, String, i64, String) =
-            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+        let (order, id, store): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let (status, total, books): (String, i64, String) = (r.get(3)?, r.get(4)?, r.get(5)?);
         let lines: Vec<BookLine> = match serde_json::from_str(&books) {
             Ok(lines) => lines,
             Err(e) => {
@@ -395,6 +452,12 @@ fn order_lines(conn: &Connection, report: &mut Report) -> Result<()> {
         if lines.is_empty() {
             report.problem(format!("order {id} lists no book"));
         }
+        let cancelled = status == "cancelled";
+        let recorded = lines.iter().any(|line| {
+            catalog
+                .get(&line.book_id)
+                .is_some_and(|&book| by_order.contains_key(&(order, book)))
+        });
         let (mut cost, mut last) = (0i128, None);
         for line in lines {
             let BookLine {
@@ -420,14 +483,20 @@ fn order_lines(conn: &Connection, report: &mut Report) -> Result<()> {
             }
             last = Some(book);
             cost += i128::from(count) * i128::from(price);
+            if !cancelled {
+                *held.entry((store.clone(), book)).or_default() += i128::from(count);
+            }
 
-            let (taken, returned) = moved.remove(&(order, book)).unwrap_or_default();
-            let should_return = if status == "cancelled" { count } else { 0 };
-            if taken != i128::from(count) || returned != i128::from(should_return) {
-                report.problem(format!(
-                    "order {id} ({status}) has {count} of book {book_id:?}, but its ledger took \
-                     {taken} and gave back {returned}"
-                ));
+            if recorded {
+                let (taken, returned) = by_order.remove(&(order, book)).unwrap_or_default();
+                let count = i128::from(count);
+                let fits = taken == count && (returned == 0 || (cancelled && returned == count));
+                if !fits {
+                    report.problem(format!(
+                        "order {id} ({status}) has {count} of book {book_id:?}, but its ledger \
+                         took {taken} and gave back {returned}"
+                    ));
+                }
             }
         }
         if cost != i128::from(total) {
@@ -436,37 +505,11 @@ fn order_lines(conn: &Connection, report: &mut Report) -> Result<()> {
             ));
         }
     }
-    for ((order, book), (taken, returned)) in moved {
+    for ((order, book), (taken, returned)) in by_order {
         report.problem(format!(
             "the stock ledger moves copies of book row {book} for order row {order} \
              (took {taken}, gave back {returned}), which has no such line"
         ));
     }
-    Ok(())
-}
-
-/// The copies the stock ledger took for each order and book, and gave back.
-fn stock_moved_for_orders(
-    conn: &Connection,
-    report: &mut Report,
-) -> Result<HashMap<(i64, i64), (i128, i128)>> {
-    let mut moved: HashMap<(i64, i64), (i128, i128)> = HashMap::new();
-    let mut stmt = conn.prepare(
-        "SELECT entry_id, order_rowid, book_rowid, kind, delta FROM stock_ledger
-         WHERE order_rowid IS NOT NULL",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let (entry, order, book, kind, delta): (i64, i64, i64, String, i64) =
-            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
-        let copies = moved.entry((order, book)).or_default();
-        match kind.as_str() {
-            "ordered" => copies.0 -= i128::from(delta),
-            "returned" => copies.1 += i128::from(delta),
-            _ => report.problem(format!(
-                "stock ledger entry {entry} is {kind}, yet names order row {order}"
-            )),
-        }
-    }
-    Ok(moved)
+    Ok(held)
 }

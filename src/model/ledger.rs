@@ -1,10 +1,13 @@
 //! The append-only records of money and stock.
 //!
-//! Every change to a balance, to the money an order holds, or to a listing's
-//! stock writes a row here in the same transaction, so the records and the
-//! figures can never disagree. `bookstore check` re-adds them to prove it.
+//! Every change to a balance or to the money an order holds, and every
+//! change a seller makes to a listing's stock, writes a row here in the same
+//! transaction, so the records and the figures can never disagree. The
+//! stock an order takes or gives back is recorded by the order itself: its
+//! lines never change, and its status says whether they were given back.
+//! `bookstore check` re-adds both to prove it.
 
-use rusqlite::{CachedStatement, Connection};
+use rusqlite::Connection;
 
 use crate::error::Result;
 
@@ -18,13 +21,11 @@ pub enum Money {
     Refund,
 }
 
-/// Why stock moved.
+/// Why a seller's stock moved.
 #[derive(Clone, Copy, Debug)]
 pub enum Stock {
     Initial,
     Added,
-    Ordered,
-    Returned,
 }
 
 impl Money {
@@ -44,8 +45,6 @@ impl Stock {
         match self {
             Stock::Initial => "initial",
             Stock::Added => "added",
-            Stock::Ordered => "ordered",
-            Stock::Returned => "returned",
         }
     }
 }
@@ -73,37 +72,25 @@ pub fn money(
     Ok(())
 }
 
-/// Writes rows of the stock ledger. It holds its statement, so the rows of
-/// an order's lines are written without taking the statement from the
-/// connection's cache for each one, which hashes its SQL every time.
-pub struct StockRows<'c>(CachedStatement<'c>);
-
-impl<'c> StockRows<'c> {
-    pub fn new(conn: &'c Connection) -> Result<StockRows<'c>> {
-        Ok(StockRows(conn.prepare_cached(
-            "INSERT INTO stock_ledger (store_id, book_rowid, kind, delta, order_rowid, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?))
-    }
-
-    /// Records that the stock of one listing changed by `delta`.
-    pub fn add(
-        &mut self,
-        store_id: &str,
-        book_rowid: i64,
-        kind: Stock,
-        delta: i64,
-        order_rowid: Option<i64>,
-        at: i64,
-    ) -> Result<()> {
-        self.0.execute(rusqlite::params![
-            store_id,
-            book_rowid,
-            kind.as_str(),
-            delta,
-            order_rowid,
-            at
-        ])?;
-        Ok(())
-    }
+/// Records that the seller changed the stock of one listing by `delta`.
+pub fn stock(
+    conn: &Connection,
+    store_id: &str,
+    book_rowid: i64,
+    kind: Stock,
+    delta: i64,
+    at: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO stock_ledger (store_id, book_rowid, kind, delta, at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(rusqlite::params![
+        store_id,
+        book_rowid,
+        kind.as_str(),
+        delta,
+        at
+    ])?;
+    Ok(())
 }

@@ -5,8 +5,10 @@
 //! from `unpaid` or `paid`. Placing it takes the stock of every line; paying
 //! moves the total from the buyer's balance into the order (`held`); receipt
 //! releases it to the store owner; cancelling gives the stock back and, if the
-//! order was paid, refunds the buyer. Every movement is written to the ledger
-//! in the same transaction.
+//! order was paid, refunds the buyer. Every movement of money is written to
+//! the ledger in the same transaction. The stock an order moves is recorded
+//! by the order itself: its lines, which never change, took their copies,
+//! and its status says whether it gave them back.
 //!
 //! An unpaid order whose deadline has passed is cancelled by
 //! [`expire_due`], which every order operation here runs first and a
@@ -17,7 +19,7 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 
 use super::accounts::require_hash;
-use super::ledger::{self, Money, Stock, StockRows};
+use super::ledger::{self, Money};
 use super::optional;
 use super::stores::{listed_books, open_store_owner};
 use super::types::{merge_lines, CancelReason, OrderLine, Status};
@@ -103,7 +105,7 @@ pub fn new_order(
     ])?;
 
     let taken = priced.iter().map(|&(rowid, _, count, _)| (rowid, -count));
-    move_stock(conn, store_id, taken, Stock::Ordered, order_rowid, now)?;
+    move_stock(conn, store_id, taken)?;
     Ok(order_id)
 }
 
@@ -346,15 +348,7 @@ pub fn copies_out(conn: &Connection, store_id: &str, book_rowid: i64) -> Result<
 
 /// Gives back the stock of every line and refunds any money held.
 fn cancel_order(conn: &Connection, order: &Order, reason: CancelReason, now: i64) -> Result<()> {
-    let lines = lines_of(conn, order)?;
-    move_stock(
-        conn,
-        &order.store_id,
-        lines,
-        Stock::Returned,
-        order.rowid,
-        now,
-    )?;
+    move_stock(conn, &order.store_id, lines_of(conn, order)?)?;
     if order.held > 0 {
         credit(
             conn,
@@ -402,24 +396,20 @@ fn lines_of(conn: &Connection, order: &Order) -> Result<Vec<(i64, i64)>> {
     .collect()
 }
 
-/// Changes the stock of an order's listings by `(book_rowid, delta)` and
-/// records each change. The schema's `CHECK (stock >= 0)` backs up the
-/// callers' own checks. Both statements are taken once for all the lines.
+/// Changes the stock of an order's listings by `(book_rowid, delta)`. The
+/// order's lines and status are the record of the change: the ledger gets
+/// no row for it. The schema's `CHECK (stock >= 0)` backs up the callers'
+/// own checks. The statement is taken once for all the lines.
 fn move_stock(
     conn: &Connection,
     store_id: &str,
     lines: impl IntoIterator<Item = (i64, i64)>,
-    kind: Stock,
-    order_rowid: i64,
-    now: i64,
 ) -> Result<()> {
     let mut update = conn.prepare_cached(
         "UPDATE listings SET stock = stock + ?3 WHERE store_id = ?1 AND book_rowid = ?2",
     )?;
-    let mut record = StockRows::new(conn)?;
     for (book_rowid, delta) in lines {
         update.execute(params![store_id, book_rowid, delta])?;
-        record.add(store_id, book_rowid, kind, delta, Some(order_rowid), now)?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::ledger::{Stock, StockRows};
+use super::ledger::{self, Stock};
 use super::types::NewBook;
 use super::{optional, orders};
 use crate::error::{Error, Result};
@@ -103,7 +103,7 @@ pub fn add_book(
         "INSERT INTO listings (store_id, book_rowid, price, stock) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![store_id, rowid, book.price, stock])?;
-    StockRows::new(conn)?.add(store_id, rowid, Stock::Initial, stock, None, now)?;
+    ledger::stock(conn, store_id, rowid, Stock::Initial, stock, now)?;
     search::index::catalog_changed(conn)?;
     Ok(rowid)
 }
@@ -144,7 +144,7 @@ pub fn add_stock_level(
     }
     conn.prepare_cached("UPDATE listings SET stock = ?3 WHERE store_id = ?1 AND book_rowid = ?2")?
         .execute(params![store_id, rowid, new_stock])?;
-    StockRows::new(conn)?.add(store_id, rowid, Stock::Added, delta, None, now)
+    ledger::stock(conn, store_id, rowid, Stock::Added, delta, now)
 }
 
 /// A listed book as orders and stock changes need it.

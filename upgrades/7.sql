@@ -1,0 +1,7 @@
+-- From schema version 6 to 7: orders no longer write rows to the stock
+-- ledger. An order's lines, which never change, are the record of the stock
+-- it took, and its status of whether it gave it back (see `stock_ledger` in
+-- schema.sql). Nothing in the file changes: the rows older versions wrote
+-- for their orders stay, and `bookstore check` checks them against those
+-- orders. The version number changes so that an older release, whose check
+-- would expect a row for every line, refuses the file.
