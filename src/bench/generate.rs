@@ -1,6 +1,6 @@
 //! `bookstore generate`: a large synthetic world written straight into a new
 //! database file, for the scale scenarios (100,000 books and 1,000,000 orders
-//! take about half a minute).
+//! take about twenty seconds).
 //!
 //! Accounts, stores and books go through the rules of [`crate::model`], like
 //! any other. Orders are written directly, already in their final state and
