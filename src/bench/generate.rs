@@ -81,7 +81,7 @@ pub struct Generated {
     pub seconds: f64,
 }
 
-/// The running totals the ledgers must add up to.
+/// The running totals the ledgers and orders must add up to.
 struct Totals {
     /// Copies of each book sold and not returned.
     taken: Vec<i64>,
@@ -324,7 +324,7 @@ impl SyntheticOrder {
         }
     }
 
-    /// Writes the order and its ledger rows, and updates `totals`.
+    /// Writes the order and its money ledger rows, and updates `totals`.
     fn write(
         &self,
         conn: &Connection,
@@ -431,7 +431,8 @@ impl SyntheticOrder {
     }
 }
 
-/// Sets every stock level and balance to what its ledger adds up to.
+/// Sets every balance to what its ledger adds up to, and every stock level
+/// to its initial stock less the copies its orders hold.
 fn settle(conn: &Connection, rowids: &[i64], stores: usize, totals: &Totals) -> Result<()> {
     let mut stock = conn
         .prepare_cached("UPDATE listings SET stock = ?3 WHERE store_id = ?1 AND book_rowid = ?2")?;

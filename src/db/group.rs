@@ -2,9 +2,9 @@
 //!
 //! Committing costs more than most of the work it commits: SQLite appends
 //! every page a transaction changed to the write-ahead log, two system calls
-//! per page, and the pages every order touches (the ends of the orders, order
-//! lines and ledger tables, a store's listings, their indexes) are written
-//! again by each transaction. So when requests queue for the writer, they
+//! per page, and the pages every order touches (the end of a buyer's orders,
+//! of the ledger, a store's listings, their indexes) are written again by
+//! each transaction. So when requests queue for the writer, they
 //! share one transaction. Each runs in a savepoint of its own, so a request
 //! that fails undoes only its own changes; the last request of the queue
 //! commits for all of them; none is answered before that commit. Requests
