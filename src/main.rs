@@ -31,7 +31,8 @@ enum Command {
     Serve(ServeArgs),
     /// Verify a database file, live or stopped: SQLite's integrity check,
     /// every balance against its ledger, every stock level against its
-    /// ledger and the orders that hold its copies, and conservation of money. Exits non-zero, saying what is wrong, if anything is.
+    /// ledger and the orders that hold its copies, and conservation of
+    /// money. Exits non-zero, saying what is wrong, if anything is.
     Check {
         /// The database file; opened read-only, never created.
         #[arg(long, env = "BOOKSTORE_DB", default_value = DEFAULT_DB)]

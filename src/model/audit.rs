@@ -405,6 +405,15 @@ fn stock_sign_fits(kind: &str, delta: i64) -> bool {
     }
 }
 
+/// Whether the stock ledger rows of an order placed by schema version 6 or
+/// before fit a line of `count` copies: they took exactly those, and gave
+/// back none or, if the order is cancelled, all of them (none when it was
+/// cancelled after the upgrade).
+fn recorded_line_fits(count: i64, cancelled: bool, taken: i128, returned: i128) -> bool {
+    let count = i128::from(count);
+    taken == count && (returned == 0 || (cancelled && returned == count))
+}
+
 /// One line of an order, as `orders.books` lists it.
 #[derive(Debug, Deserialize)]
 struct BookLine {
@@ -489,9 +498,7 @@ fn order_lines(
 
             if recorded {
                 let (taken, returned) = by_order.remove(&(order, book)).unwrap_or_default();
-                let count = i128::from(count);
-                let fits = taken == count && (returned == 0 || (cancelled && returned == count));
-                if !fits {
+                if !recorded_line_fits(count, cancelled, taken, returned) {
                     report.problem(format!(
                         "order {id} ({status}) has {count} of book {book_id:?}, but its ledger \
                          took {taken} and gave back {returned}"
