@@ -277,6 +277,11 @@ impl Fate {
     fn was_paid(self) -> bool {
         self != Fate::Withdrawn
     }
+
+    /// Cancelled, and so holding no copies.
+    fn cancelled(self) -> bool {
+        matches!(self, Fate::Refunded | Fate::Withdrawn)
+    }
 }
 
 struct SyntheticOrder {
@@ -337,7 +342,7 @@ impl SyntheticOrder {
         let order_rowid = self.insert(conn, total, &books)?;
         // A cancelled order gave its copies back; the others still hold
         // them. The order's own lines are their record.
-        if !matches!(self.fate, Fate::Refunded | Fate::Withdrawn) {
+        if !self.fate.cancelled() {
             for &(n, count) in &self.lines {
                 totals.taken[n] += count;
             }
@@ -369,7 +374,7 @@ impl SyntheticOrder {
         let paid = self.fate.was_paid().then(|| self.step(1));
         let shipped = matches!(self.fate, Fate::Shipped | Fate::Received).then(|| self.step(2));
         let received = (self.fate == Fate::Received).then(|| self.step(3));
-        let cancelled = (self.fate.status() == "cancelled").then(|| self.step(3));
+        let cancelled = self.fate.cancelled().then(|| self.step(3));
         let held = if matches!(self.fate, Fate::Paid | Fate::Shipped) {
             total
         } else {
