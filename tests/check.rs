@@ -88,6 +88,13 @@ fn problems(report: &Report) -> String {
     report.problems.join("\n")
 }
 
+/// Asserts that what the check said contains every one of `findings`.
+fn says_all(said: &str, findings: &[&str]) {
+    for finding in findings {
+        assert!(said.contains(finding), "{finding}\n{said}");
+    }
+}
+
 #[test]
 fn check_passes_on_a_live_file_and_adds_up_its_money() {
     let s = busy_server();
@@ -186,15 +193,16 @@ fn check_fails_on_a_copy_whose_orders_list_other_books_than_they_took() {
 
     assert!(!output.status.success(), "{}", text(&output));
     let said = text(&output);
-    for finding in [
-        r#"the stock of book "b1" in store "store" is 7, but its ledger adds up to 10 and its orders hold 9"#,
-        r#"the stock of book "b2" in store "store" is 6, but its ledger adds up to 10 and its orders hold 0"#,
-        "costs 650 cents, but its books add up to 2700",
-        "lists its books as not a list, which is not a list of books",
-        r#"lists book "nope", which is not in the catalog"#,
-    ] {
-        assert!(said.contains(finding), "{finding}\n{said}");
-    }
+    says_all(
+        &said,
+        &[
+            r#"the stock of book "b1" in store "store" is 7, but its ledger adds up to 10 and its orders hold 9"#,
+            r#"the stock of book "b2" in store "store" is 6, but its ledger adds up to 10 and its orders hold 0"#,
+            "costs 650 cents, but its books add up to 2700",
+            "lists its books as not a list, which is not a list of books",
+            r#"lists book "nope", which is not in the catalog"#,
+        ],
+    );
 }
 
 #[test]
@@ -226,13 +234,14 @@ fn stock_ledger_rows_of_older_versions_are_held_to_their_orders() {
     );
 
     let said = problems(&audit_file(&copy).unwrap());
-    for finding in [
-        r#"(received) has 9 of book "b1", but its ledger took 2 and gave back 0"#,
-        "for order row 1 (took 1, gave back 0), which has no such line",
-        r#"(cancelled) has 1 of book "b1", but its ledger took 1 and gave back 2"#,
-    ] {
-        assert!(said.contains(finding), "{finding}\n{said}");
-    }
+    says_all(
+        &said,
+        &[
+            r#"(received) has 9 of book "b1", but its ledger took 2 and gave back 0"#,
+            "for order row 1 (took 1, gave back 0), which has no such line",
+            r#"(cancelled) has 1 of book "b1", but its ledger took 1 and gave back 2"#,
+        ],
+    );
 }
 
 #[test]
